@@ -1,0 +1,84 @@
+// Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+// The host's configuration: parsed from JSON with the position of every value, strictly
+// validated, each error naming file:line:column and the key path.
+#pragma once
+
+#include <QtCore/QJsonObject>
+#include <QtCore/QList>
+#include <QtCore/QString>
+#include <QtCore/QStringList>
+
+#include <chrono>
+
+namespace berth {
+
+class ServiceRegistry;
+using Millis = std::chrono::milliseconds;
+
+enum class FailurePolicy { StopHost, Restart, Ignore };
+
+struct ShutdownConfig
+{
+    Millis deadline{10000};   ///< "deadline": the whole shutdown, request to exit
+    Millis intakeDelay{0};    ///< "intakeDelay": keep serving this long after the request (k8s)
+    Millis drain{5000};       ///< "drain": in-flight work may finish
+    Millis cancel{2000};      ///< "cancel": cancelled work may wind down
+    Millis reserve{250};      ///< "reserve": kept back at the end for close, report and log flush
+};
+
+struct ServiceConfig
+{
+    QString name;
+    QString type;
+    QStringList after;               ///< names of services this one depends on
+    Millis startTimeout{10000};      ///< "startTimeout"
+    Millis stopTimeout{0};           ///< "stopTimeout"; 0 = only the shutdown budget applies
+    FailurePolicy onFailure = FailurePolicy::StopHost; ///< "onFailure": "stop-host"|"restart"|"ignore"
+    Millis restartDelay{1000};       ///< "restartDelay": first backoff step
+    Millis restartMaxDelay{30000};   ///< "restartMaxDelay": backoff cap
+    int restartLimit = 0;            ///< "restartLimit": restarts allowed, 0 = unlimited
+    QJsonObject config;              ///< "config": the type's own settings, already validated
+};
+
+struct HostConfig
+{
+    QString sourceFile;              ///< empty for the built-in demo
+    ShutdownConfig shutdown;
+    QList<ServiceConfig> services;   ///< in file order
+};
+
+struct ConfigError
+{
+    QString file;
+    int line = 0;      ///< 1-based; 0 when unknown
+    int column = 0;    ///< 1-based; 0 when unknown
+    QString keyPath;   ///< "services[1].config.stopDelay"; empty for syntax errors
+    QString message;
+    /// "berth.json:12:7: services[1].config.stopDelay: bad duration \"5x\" ..."
+    QString toString() const;
+};
+
+struct ConfigResult
+{
+    HostConfig config;
+    QList<ConfigError> errors;
+    bool ok() const { return errors.isEmpty(); }
+};
+
+/// Parses and validates \a json; \a fileName is used in error messages only.
+ConfigResult parseConfig(const QByteArray &json, const QString &fileName,
+                         const ServiceRegistry &types);
+/// Reads \a path and parses it. A missing or unreadable file is one error naming the file.
+ConfigResult loadConfigFile(const QString &path, const ServiceRegistry &types);
+/// The built-in configuration used when no --config is given (valid for the built-in types).
+QByteArray demoConfigJson();
+
+/// "250ms", "10s", "1.5s", "2m", "1h", "0" -> milliseconds. On failure returns false and sets
+/// \a error to a sentence saying what is accepted.
+bool parseDuration(const QString &text, Millis *out, QString *error);
+QString formatDuration(Millis ms);
+
+/// The closest of \a candidates to \a word (edit distance), or empty if none is close.
+QString suggestClosest(const QString &word, const QStringList &candidates);
+
+} // namespace berth

@@ -1,0 +1,63 @@
+// Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+#include <berth/service.h>
+#include <berth/servicecontext.h>
+
+#include "servicerunner.h"
+
+namespace berth {
+
+struct Service::Private
+{
+    ServiceRunner *runner = nullptr;
+    ServiceContext *context = nullptr;
+};
+
+Service::Service(QObject *parent) : QObject(parent), d(std::make_unique<Private>()) {}
+
+Service::~Service() = default;
+
+ServiceContext &Service::context() const
+{
+    Q_ASSERT_X(d->context, "Service::context", "called before the host started the service");
+    return *d->context;
+}
+
+void Service::stop()
+{
+    reportStopped();
+}
+
+void Service::cancel() {}
+
+void Service::reload(const QJsonObject &) {}
+
+void Service::reportReady()
+{
+    if (d->runner)
+        d->runner->onReportReady(this);
+}
+
+void Service::reportStopped()
+{
+    if (d->runner)
+        d->runner->onReportStopped(this);
+}
+
+void Service::reportFailed(const QString &reason)
+{
+    if (d->runner)
+        d->runner->onReportFailed(this, reason);
+}
+
+void ServiceRunner::attach(Service *service, ServiceContext *context)
+{
+    service->d->runner = this;
+    service->d->context = context;
+}
+
+void ServiceRunner::detach(Service *service)
+{
+    service->d->runner = nullptr;
+}
+
+} // namespace berth

@@ -1,0 +1,311 @@
+// Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+#include "servicehost.h"
+
+#include "logging.h"
+#include "servicerunner.h"
+#include "watchdog.h"
+
+#include <berth/lifetime.h>
+#include <berth/serviceregistry.h>
+
+#include <QtCore/QSet>
+
+#include <cstdio>
+#include <cstdlib>
+
+using namespace Qt::StringLiterals;
+
+namespace berth {
+
+namespace {
+// Dependencies first, file order among equals (Kahn). Validated configs have no cycles; anything
+// left over is appended in file order so a hand-built config cannot hang the host.
+QList<int> topologicalOrder(const QList<ServiceConfig> &services)
+{
+    QHash<QString, int> index;
+    for (int i = 0; i < services.size(); ++i)
+        index.insert(services[i].name, i);
+    QList<int> order;
+    QSet<int> placed;
+    bool progress = true;
+    while (progress && order.size() < services.size()) {
+        progress = false;
+        for (int i = 0; i < services.size(); ++i) {
+            if (placed.contains(i))
+                continue;
+            bool ready = true;
+            for (const auto &dep : services[i].after) {
+                const int j = index.value(dep, -1);
+                if (j >= 0 && !placed.contains(j)) {
+                    ready = false;
+                    break;
+                }
+            }
+            if (ready) {
+                order.append(i);
+                placed.insert(i);
+                progress = true;
+            }
+        }
+    }
+    for (int i = 0; i < services.size(); ++i) {
+        if (!placed.contains(i))
+            order.append(i);
+    }
+    return order;
+}
+
+void writeStderr(const QString &text)
+{
+    const QByteArray bytes = text.toUtf8() + '\n';
+    std::fwrite(bytes.constData(), 1, size_t(bytes.size()), stderr);
+    std::fflush(stderr);
+}
+} // namespace
+
+ServiceHost::ServiceHost(const HostConfig &config, const ServiceRegistry &registry,
+                         Lifetime &lifetime, const HostOptions &options, QObject *parent)
+    : QObject(parent), m_config(config), m_registry(registry), m_lifetime(lifetime),
+      m_options(options)
+{
+    m_trace.setLaneName(0, u"host"_s);
+    int lane = 1;
+    for (int i : topologicalOrder(m_config.services)) {
+        const ServiceConfig &sc = m_config.services[i];
+        m_board.addService(sc.name);
+        m_trace.setLaneName(lane, sc.name);
+        ServiceRunner::Env env{&m_ledger, &m_board, &m_trace, lane++};
+        auto *r = new ServiceRunner(sc, m_registry.find(sc.type), env, this);
+        m_order.append(r);
+        m_byName.insert(sc.name, r);
+        connect(r, &ServiceRunner::ready, this, &ServiceHost::onReady, Qt::QueuedConnection);
+        connect(r, &ServiceRunner::startFailed, this, &ServiceHost::onStartFailed, Qt::QueuedConnection);
+        connect(r, &ServiceRunner::runFailed, this, &ServiceHost::onRunFailed, Qt::QueuedConnection);
+    }
+    for (ServiceRunner *r : std::as_const(m_order)) {
+        for (const auto &dep : r->config().after) {
+            if (ServiceRunner *d = m_byName.value(dep))
+                m_dependents[d].append(r);
+        }
+    }
+    // serviceIdle can come from any thread that finishes work; AutoConnection queues it here.
+    connect(&m_ledger, &WorkLedger::serviceIdle, this, [this](const QString &service) {
+        if (ServiceRunner *r = m_byName.value(service))
+            r->onIdle();
+    });
+
+    m_forcedExit = [this](int code, const QString &report) {
+        writeStderr(report);
+        QString error;
+        if (!m_options.traceFile.isEmpty() && !m_trace.writeTo(m_options.traceFile, &error))
+            writeStderr(u"berth: could not write the trace: "_s + error);
+        std::_Exit(code);
+    };
+    m_watchdog = std::make_unique<Watchdog>([this](const char *why) { forcedExitFromWatchdog(why); });
+    m_watchdog->setDefaultBudget(m_config.shutdown.deadline);
+    m_lifetime.setExternalStopListener([this](int count) { m_watchdog->noteStopRequest(count); });
+
+    Shutdown::Parts parts{m_order, m_dependents, &m_ledger, &m_board, &m_trace, m_watchdog.get()};
+    m_shutdown = new Shutdown(parts, this);
+    m_shutdown->setConfig(m_config.shutdown);
+    connect(m_shutdown, &Shutdown::phaseChanged, this, &ServiceHost::phaseChanged);
+    connect(m_shutdown, &Shutdown::completed, this, &ServiceHost::finish);
+
+    connect(&m_lifetime, &Lifetime::stopRequested, this, &ServiceHost::onStopRequested);
+    connect(&m_lifetime, &Lifetime::reloadRequested, this, &ServiceHost::onReload);
+    connect(&m_lifetime, &Lifetime::dumpRequested, this, &ServiceHost::onDump);
+}
+
+ServiceHost::~ServiceHost()
+{
+    m_lifetime.setExternalStopListener({});
+    m_watchdog.reset();
+    // Runners are children; they release their instances as they go.
+}
+
+void ServiceHost::start()
+{
+    if (m_started)
+        return;
+    m_started = true;
+    m_startT0 = m_ledger.nowMs();
+    if (m_lifetime.stopRequests() > 0) {
+        // Latched: a stop that arrived before the host started.
+        onStopRequested(m_lifetime.firstReason(), m_lifetime.stopRequests());
+        return;
+    }
+    qCInfo(lcHost).noquote() << u"starting %1 service(s)"_s.arg(m_order.size());
+    startEligible();
+    if (m_order.isEmpty())
+        Q_EMIT allReady();
+}
+
+void ServiceHost::startEligible()
+{
+    if (m_shutdown->isActive())
+        return;
+    bool all = true;
+    for (ServiceRunner *r : std::as_const(m_order)) {
+        if (r->state() != ServiceRunner::State::Running)
+            all = false;
+        if (r->state() != ServiceRunner::State::Pending)
+            continue;
+        bool depsRunning = true;
+        for (const auto &dep : r->config().after) {
+            ServiceRunner *d = m_byName.value(dep);
+            if (d && d->state() != ServiceRunner::State::Running) {
+                depsRunning = false;
+                break;
+            }
+        }
+        if (depsRunning)
+            r->start();
+    }
+    if (all && !m_allReadyEmitted) {
+        m_allReadyEmitted = true;
+        const qint64 took = m_ledger.nowMs() - m_startT0;
+        m_trace.span(0, u"startup"_s, u"phase"_s, m_startT0, m_ledger.nowMs());
+        qCInfo(lcHost).noquote() << u"all %1 service(s) ready in %2ms"_s.arg(m_order.size()).arg(took);
+        Q_EMIT allReady();
+    }
+}
+
+void ServiceHost::onReady(ServiceRunner *)
+{
+    startEligible();
+}
+
+void ServiceHost::onStartFailed(ServiceRunner *r, const QString &reason)
+{
+    if (m_shutdown->isActive())
+        return;
+    m_exitCode = ExitServiceFailed;
+    m_lifetime.requestStop(StopReason{u"startup failure: %1: %2"_s.arg(r->name(), reason), {}});
+}
+
+void ServiceHost::onRunFailed(ServiceRunner *r, const QString &reason)
+{
+    if (r->config().onFailure == FailurePolicy::Ignore || m_shutdown->isActive())
+        return;
+    m_exitCode = ExitServiceFailed;
+    m_lifetime.requestStop(StopReason{u"service failure: %1: %2"_s.arg(r->name(), reason), {}});
+}
+
+void ServiceHost::onStopRequested(const StopReason &reason, int count)
+{
+    if (!m_started || m_finished)
+        return;   // latched; start() picks it up
+    if (!m_shutdown->isActive())
+        m_shutdown->begin(reason);
+    else
+        m_shutdown->escalate(count);
+}
+
+void ServiceHost::onDump(const QString &source)
+{
+    QString text = u"ledger dump (%1): phase %2\n"_s.arg(source, Shutdown::phaseName(m_shutdown->phase()));
+    for (ServiceRunner *r : std::as_const(m_order)) {
+        text += u"  %1: %2, %3 pending\n"_s.arg(r->name(), ServiceRunner::stateName(r->state()))
+                    .arg(m_ledger.activeCount(r->name()));
+    }
+    text += m_ledger.dumpText();
+    qCInfo(lcHost).noquote() << text;
+}
+
+void ServiceHost::onReload(const QString &source)
+{
+    if (m_shutdown->isActive()) {
+        qCInfo(lcConfig).noquote() << u"reload (%1) ignored: shutting down"_s.arg(source);
+        return;
+    }
+    if (m_config.sourceFile.isEmpty()) {
+        qCInfo(lcConfig).noquote() << u"reload (%1): running the built-in demo config; nothing to re-read"_s.arg(source);
+        return;
+    }
+    const ConfigResult result = loadConfigFile(m_config.sourceFile, m_registry);
+    if (!result.ok()) {
+        QStringList lines;
+        for (const auto &e : result.errors)
+            lines << u"  "_s + e.toString();
+        qCWarning(lcConfig).noquote() << u"reload (%1) rejected; keeping the running config:\n"_s.arg(source)
+                + lines.join(u'\n');
+        return;
+    }
+    m_config.shutdown = result.config.shutdown;
+    m_shutdown->setConfig(m_config.shutdown);
+    m_watchdog->setDefaultBudget(m_config.shutdown.deadline);
+    int updated = 0;
+    QSet<QString> seen;
+    for (const ServiceConfig &sc : result.config.services) {
+        seen.insert(sc.name);
+        ServiceRunner *r = m_byName.value(sc.name);
+        if (!r || r->config().type != sc.type || r->config().after != sc.after) {
+            qCWarning(lcConfig).noquote() << u"reload: service %1 was added or changed type or dependencies; that takes a restart"_s.arg(sc.name);
+            continue;
+        }
+        const bool changed = r->config().config != sc.config;
+        r->setConfig(sc);   // timeouts and policy apply from now on
+        if (changed) {
+            r->reload(sc.config);
+            ++updated;
+        }
+    }
+    for (ServiceRunner *r : std::as_const(m_order)) {
+        if (!seen.contains(r->name()))
+            qCWarning(lcConfig).noquote() << u"reload: service %1 was removed from the config; that takes a restart"_s.arg(r->name());
+    }
+    qCInfo(lcConfig).noquote() << u"reloaded %1 (%2): %3 service(s) got a new config"_s
+                                      .arg(m_config.sourceFile, source).arg(updated);
+}
+
+void ServiceHost::finish()
+{
+    if (m_finalizing.exchange(true))
+        return;
+    m_watchdog->disarm();
+    for (ServiceRunner *r : std::as_const(m_order)) {
+        if (r->hasFailed() && m_exitCode == ExitClean)
+            m_exitCode = ExitServiceFailed;
+    }
+    QString why;
+    if (m_shutdown->wasForced()) {
+        m_exitCode = ExitForced;
+        why = m_shutdown->forcedWhy();
+    }
+    m_report = renderReport(m_board.snapshot(), m_ledger, m_shutdown->leaked(), m_ledger.nowMs(),
+                            m_exitCode, why);
+    writeStderr(m_report);
+    QString error;
+    if (!m_options.traceFile.isEmpty() && !m_trace.writeTo(m_options.traceFile, &error))
+        qCWarning(lcHost).noquote() << u"could not write the trace: "_s + error;
+    m_finished = true;
+    Q_EMIT finished(m_exitCode);
+}
+
+void ServiceHost::forcedExitFromWatchdog(const char *why)
+{
+    // Runs on the watchdog thread while the event loop may be blocked: only thread-safe state
+    // (board, ledger, trace) is read here.
+    if (m_finalizing.exchange(true))
+        return;
+    const QString reason = QString::fromLatin1(why);
+    m_trace.instant(0, u"forced exit"_s, m_ledger.nowMs(), reason);
+    QString report = renderReport(m_board.snapshot(), m_ledger, {}, m_ledger.nowMs(), ExitForced, reason);
+    const auto board = m_board.snapshot();
+    QStringList stopping, waiting;
+    for (const auto &s : board.services) {
+        if (s.state == u"stopping" || s.state == u"starting")
+            stopping << s.name;
+        else if (s.state == u"running" || s.state == u"restarting")
+            waiting << s.name;
+    }
+    QString extra;
+    if (!stopping.isEmpty())
+        extra += u"\n  still stopping at the deadline: "_s + stopping.join(u", ");
+    if (!waiting.isEmpty())
+        extra += u"\n  not yet asked to stop (waiting for dependents): "_s + waiting.join(u", ");
+    report.insert(report.indexOf(u"\n  exit code"_s), extra);
+    m_forcedExit(ExitForced, report);
+}
+
+} // namespace berth

@@ -1,0 +1,98 @@
+// Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+// The host: starts services in dependency order, applies failure policies, routes the Lifetime's
+// requests (stop, reload, dump) and turns the end of the shutdown into a report and an exit code.
+#pragma once
+
+#include "config.h"
+#include "report.h"
+#include "shutdown.h"
+#include "trace.h"
+
+#include <berth/workledger.h>
+
+#include <QtCore/QHash>
+#include <QtCore/QObject>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+
+namespace berth {
+
+class Lifetime;
+class ServiceRegistry;
+class ServiceRunner;
+class Watchdog;
+struct StopReason;
+
+struct HostOptions
+{
+    QString traceFile;   ///< --trace: Chrome trace-event JSON written at exit
+};
+
+class ServiceHost : public QObject
+{
+    Q_OBJECT
+public:
+    /// \a config must be valid for \a registry (parseConfig() said ok).
+    ServiceHost(const HostConfig &config, const ServiceRegistry &registry, Lifetime &lifetime,
+                const HostOptions &options = {}, QObject *parent = nullptr);
+    ~ServiceHost() override;
+
+    /// Starts the services (dependencies first, independent ones concurrently). If a stop was
+    /// requested already, nothing starts and the shutdown runs at once.
+    void start();
+
+    int exitCode() const { return m_exitCode; }
+    bool isFinished() const { return m_finished; }
+    QString report() const { return m_report; }
+    WorkLedger &ledger() { return m_ledger; }
+    ServiceRunner *runner(const QString &name) const { return m_byName.value(name); }
+    QList<ServiceRunner *> runners() const { return m_order; }
+    Shutdown::Phase phase() const { return m_shutdown->phase(); }
+
+    /// What happens when the watchdog must end the process: the default prints the report to
+    /// stderr, writes the trace and calls _Exit(3). Tests replace it.
+    using ForcedExit = std::function<void(int exitCode, const QString &report)>;
+    void setForcedExit(ForcedExit handler) { m_forcedExit = std::move(handler); }
+
+Q_SIGNALS:
+    void allReady();
+    void phaseChanged(berth::Shutdown::Phase phase);
+    /// The shutdown completed; the report has been written to the log.
+    void finished(int exitCode);
+
+private:
+    void onStopRequested(const StopReason &reason, int count);
+    void onReady(ServiceRunner *r);
+    void onStartFailed(ServiceRunner *r, const QString &reason);
+    void onRunFailed(ServiceRunner *r, const QString &reason);
+    void onReload(const QString &source);
+    void onDump(const QString &source);
+    void startEligible();
+    void finish();
+    void forcedExitFromWatchdog(const char *why);
+
+    HostConfig m_config;
+    const ServiceRegistry &m_registry;
+    Lifetime &m_lifetime;
+    HostOptions m_options;
+    WorkLedger m_ledger;
+    StatusBoard m_board;
+    Trace m_trace;
+    QList<ServiceRunner *> m_order;
+    QHash<QString, ServiceRunner *> m_byName;
+    QHash<ServiceRunner *, QList<ServiceRunner *>> m_dependents;
+    Shutdown *m_shutdown = nullptr;
+    std::unique_ptr<Watchdog> m_watchdog;
+    ForcedExit m_forcedExit;
+    std::atomic<bool> m_finalizing{false};
+    int m_exitCode = 0;
+    bool m_started = false;
+    bool m_allReadyEmitted = false;
+    bool m_finished = false;
+    qint64 m_startT0 = 0;
+    QString m_report;
+};
+
+} // namespace berth

@@ -1,0 +1,227 @@
+// Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+#include "shutdown.h"
+
+#include "logging.h"
+#include "report.h"
+#include "servicerunner.h"
+#include "trace.h"
+#include "watchdog.h"
+
+#include <QtCore/QMetaEnum>
+#include <QtCore/QTimer>
+
+using namespace Qt::StringLiterals;
+
+namespace berth {
+
+Shutdown::Shutdown(const Parts &parts, QObject *parent) : QObject(parent), m_parts(parts)
+{
+    m_timer = new QTimer(this);
+    m_timer->setSingleShot(true);
+    m_timer->setTimerType(Qt::PreciseTimer);
+    connect(m_timer, &QTimer::timeout, this, [this] {
+        switch (m_phase) {
+        case Phase::Intake: enter(Phase::Drain); break;
+        case Phase::Drain: enter(Phase::Cancel); break;
+        case Phase::Cancel: enter(Phase::Join); break;
+        case Phase::Join:
+            for (ServiceRunner *r : std::as_const(m_parts.order)) {
+                if (!r->isDone())
+                    r->abandon(r->stopRequested() ? u"still stopping when the join budget ran out"_s
+                                                  : u"never asked to stop: a dependent did not stop in time"_s);
+            }
+            enter(Phase::Close);
+            break;
+        default: break;
+        }
+    });
+    for (ServiceRunner *r : std::as_const(m_parts.order))
+        connect(r, &ServiceRunner::done, this, &Shutdown::onRunnerDone, Qt::QueuedConnection);
+}
+
+Shutdown::~Shutdown() = default;
+
+qint64 Shutdown::now() const
+{
+    return m_parts.ledger->nowMs();
+}
+
+QString Shutdown::phaseName(Phase p)
+{
+    return QString::fromLatin1(QMetaEnum::fromType<Phase>().valueToKey(int(p))).toLower();
+}
+
+Millis Shutdown::effectiveDeadline(const StopReason &reason) const
+{
+    Millis d = m_config.deadline;
+    if (reason.platformLimit.count() > 0 && reason.platformLimit < d)
+        d = reason.platformLimit;
+    return d;
+}
+
+void Shutdown::begin(const StopReason &reason)
+{
+    if (m_phase != Phase::Idle)
+        return;
+    m_t0 = now();
+    const Millis deadline = effectiveDeadline(reason);
+    // The watchdog holds the hard line even if a service blocks this thread from now on.
+    m_parts.watchdog->arm(Watchdog::Clock::now() + deadline);
+    const qint64 reserve = qMin<qint64>(m_config.reserve.count(), deadline.count() / 4);
+    m_joinEnd = m_t0 + deadline.count() - reserve;
+    const qint64 intakeEnd = qMin(m_t0 + m_config.intakeDelay.count(), m_joinEnd);
+    m_drainEnd = qMin(intakeEnd + m_config.drain.count(), m_joinEnd);
+    m_cancelEnd = qMin(m_drainEnd + m_config.cancel.count(), m_joinEnd);
+    m_parts.board->beginShutdown(reason.source, m_t0, deadline.count());
+    m_parts.board->setRequests(1);
+    m_parts.trace->instant(0, u"stop requested"_s, m_t0, reason.source);
+    qCInfo(lcShutdown).noquote() << u"stop requested by %1: deadline %2 (drain %3, cancel %4)"_s
+                                        .arg(reason.source, formatDuration(deadline),
+                                             formatDuration(Millis(m_drainEnd - intakeEnd)),
+                                             formatDuration(Millis(m_cancelEnd - m_drainEnd)));
+    for (ServiceRunner *r : std::as_const(m_parts.order)) {
+        if (r->state() == ServiceRunner::State::Pending)
+            r->markNeverStarted();
+    }
+    enter(Phase::Intake);
+    if (m_config.intakeDelay.count() > 0)
+        m_timer->start(int(intakeEnd - now()));
+    else
+        enter(Phase::Drain);
+}
+
+void Shutdown::escalate(int count)
+{
+    if (m_phase == Phase::Idle || m_phase >= Phase::Close)
+        return;
+    m_parts.board->setRequests(count);
+    m_parts.trace->instant(0, u"stop requested again"_s, now(), QString::number(count));
+    if (count == 2 && m_phase < Phase::Cancel) {
+        qCWarning(lcShutdown) << "second stop request: cancelling what is still running";
+        enter(Phase::Cancel);
+    } else if (count >= 3) {
+        qCWarning(lcShutdown) << "third stop request: finishing now";
+        m_forced = true;
+        m_forcedWhy = u"third stop request"_s;
+        for (ServiceRunner *r : std::as_const(m_parts.order))
+            r->abandon(u"third stop request"_s);
+        enter(Phase::Close);
+    }
+}
+
+void Shutdown::enter(Phase p)
+{
+    if (p <= m_phase)
+        return;
+    const qint64 t = now();
+    if (m_phase != Phase::Idle)
+        m_parts.trace->span(0, phaseName(m_phase), u"phase"_s, m_phaseStart, t);
+    m_phase = p;
+    m_phaseStart = t;
+    m_timer->stop();
+    m_parts.board->phaseStarted(phaseName(p), t);
+    Q_EMIT phaseChanged(p);
+    switch (p) {
+    case Phase::Intake:
+        qCInfo(lcShutdown) << "phase intake: readiness off, intake closing";
+        break;
+    case Phase::Drain:
+        qCInfo(lcShutdown) << "phase drain: in-flight work may finish";
+        for (ServiceRunner *r : std::as_const(m_parts.order))
+            r->fireStopToken();
+        m_timer->start(int(qMax<qint64>(0, m_drainEnd - t)));
+        scheduleStops();
+        break;
+    case Phase::Cancel: {
+        qCInfo(lcShutdown).noquote() << u"phase cancel: %1 pending work item(s) cancelled"_s.arg(m_parts.ledger->activeCount());
+        m_timer->start(int(qMax<qint64>(0, m_cancelEnd - t)));
+        for (ServiceRunner *r : std::as_const(m_parts.order))
+            r->cancelWork();
+        scheduleStops();
+        break;
+    }
+    case Phase::Join: {
+        QStringList waiting;
+        for (ServiceRunner *r : std::as_const(m_parts.order)) {
+            if (!r->isDone())
+                waiting << r->name();
+        }
+        qCWarning(lcShutdown).noquote() << u"phase join: still waiting for %1\n"_s.arg(waiting.join(u", "))
+                + m_parts.ledger->dumpText();
+        m_timer->start(int(qMax<qint64>(0, m_joinEnd - t)));
+        scheduleStops();
+        break;
+    }
+    case Phase::Close:
+        // Queued: close runs with no service code on the stack, so instances can be deleted.
+        QMetaObject::invokeMethod(this, &Shutdown::close, Qt::QueuedConnection);
+        break;
+    case Phase::Done:
+    case Phase::Idle:
+        break;
+    }
+    if (p >= Phase::Drain && p < Phase::Close && allDone())
+        enter(Phase::Close);
+}
+
+void Shutdown::scheduleStops()
+{
+    for (ServiceRunner *r : std::as_const(m_parts.order)) {
+        if (r->isDone() || r->stopRequested())
+            continue;
+        bool dependentsDone = true;
+        for (ServiceRunner *dep : m_parts.dependents.value(r)) {
+            if (!dep->isDone()) {
+                dependentsDone = false;
+                break;
+            }
+        }
+        if (dependentsDone)
+            r->requestStop();
+    }
+}
+
+bool Shutdown::allDone() const
+{
+    for (ServiceRunner *r : std::as_const(m_parts.order)) {
+        if (!r->isDone())
+            return false;
+    }
+    return true;
+}
+
+void Shutdown::onRunnerDone()
+{
+    if (m_phase < Phase::Drain || m_phase >= Phase::Close)
+        return;
+    scheduleStops();
+    if (allDone())
+        enter(Phase::Close);
+}
+
+void Shutdown::close()
+{
+    // Dependents first, so a service's resources outlive everything that used them.
+    for (auto it = m_parts.order.crbegin(); it != m_parts.order.crend(); ++it) {
+        ServiceRunner *r = *it;
+        if (!r->isDone())
+            r->abandon(u"not stopped when close began"_s);
+        if (r->state() == ServiceRunner::State::Abandoned && !m_forced) {
+            m_forced = true;
+            m_forcedWhy = r->name() + u": " + r->failure();
+        }
+        const auto leaked = r->close();
+        for (const auto &e : leaked)
+            qCWarning(lcShutdown).noquote() << u"leaked: "_s + WorkLedger::describe(e, now());
+        if (!leaked.isEmpty() && !m_forced) {
+            m_forced = true;
+            m_forcedWhy = u"%1 work item(s) of %2 still pending at close"_s.arg(leaked.size()).arg(r->name());
+        }
+        m_leaked += leaked;
+    }
+    enter(Phase::Done);
+    m_parts.trace->span(0, u"shutdown"_s, u"phase"_s, m_t0, now());
+    Q_EMIT completed();
+}
+
+} // namespace berth

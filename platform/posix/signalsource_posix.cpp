@@ -1,0 +1,260 @@
+// Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+#include "signalsource_posix.h"
+
+#include <berth/lifetime.h>
+
+#include <QtCore/QLoggingCategory>
+#include <QtCore/QPointer>
+#include <QtCore/QSocketNotifier>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <system_error>
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace berth::platform {
+
+namespace {
+
+Q_LOGGING_CATEGORY(lcPosix, "berth.platform.posix")
+
+enum class Request { Stop, Reload, Dump };
+
+struct SignalRoute
+{
+    int signal;
+    const char *name;
+    Request request;
+};
+
+// SIGQUIT is deliberately absent: its default action (core dump) is what operators reach for
+// on a hung process (FinalKillSignal=SIGQUIT). SIGUSR1 is the diagnostic dump instead.
+constexpr SignalRoute kRoutes[] = {
+    {SIGINT, "SIGINT", Request::Stop},
+    {SIGTERM, "SIGTERM", Request::Stop},
+    {SIGHUP, "SIGHUP", Request::Reload},
+    {SIGUSR1, "SIGUSR1", Request::Dump},
+};
+
+// The handler cannot reach an object, so what it touches lives here. Both must be lock-free:
+// a lock-based atomic could deadlock if the signal interrupted its own critical section.
+static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs lock-free atomics");
+std::atomic<int> s_writeFd{-1};
+std::atomic<int> s_stopSignals{0};
+std::atomic<bool> s_instanceExists{false};
+
+sigset_t routedSignals()
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (const SignalRoute &route : kRoutes)
+        sigaddset(&set, route.signal);
+    return set;
+}
+
+const SignalRoute *routeFor(int signal)
+{
+    for (const SignalRoute &route : kRoutes) {
+        if (route.signal == signal)
+            return &route;
+    }
+    return nullptr;
+}
+
+// Async-signal-safe: only atomics and write(). The counter is bumped before the byte is written,
+// so whoever reads the byte can rely on the counter already including it.
+void handleSignal(int signal)
+{
+    const int savedErrno = errno;
+    if (signal == SIGINT || signal == SIGTERM)
+        s_stopSignals.fetch_add(1);
+    const int fd = s_writeFd.load();
+    if (fd >= 0) {
+        const unsigned char byte = static_cast<unsigned char>(signal);
+        // Non-blocking: with the pipe full the byte is dropped, which only merges requests that
+        // nobody has read yet; the stop counter above stays exact.
+        [[maybe_unused]] const ssize_t written = ::write(fd, &byte, 1);
+    }
+    errno = savedErrno;
+}
+
+void setDisposition(int signal, void (*handler)(int))
+{
+    struct sigaction action = {}; // zeroed: no stray SA_* flags
+    action.sa_handler = handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = handler == SIG_DFL ? 0 : SA_RESTART;
+    ::sigaction(signal, &action, nullptr);
+}
+
+bool makeSocketPair(int fds[2])
+{
+    return ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0;
+}
+
+void closeFd(int &fd)
+{
+    if (fd >= 0)
+        ::close(fd);
+    fd = -1;
+}
+
+} // namespace
+
+void PosixSignalSource::earlyInit()
+{
+    const sigset_t routed = routedSignals();
+    pthread_sigmask(SIG_BLOCK, &routed, nullptr);
+    // Children made by a plain fork() inherit the block; atfork handlers cannot be removed, so
+    // register exactly once. (QProcess does not run them: see childProcessModifier().)
+    static const bool atforkRegistered =
+            pthread_atfork(nullptr, nullptr, &PosixSignalSource::resetSignalsInChild) == 0;
+    Q_UNUSED(atforkRegistered);
+}
+
+void PosixSignalSource::resetSignalsInChild()
+{
+    // QProcess runs this in a clone(CLONE_VM) child that shares our memory: system calls only,
+    // no writes to any variable. Our handler would write into the parent's pipe and look like a
+    // signal to the parent, so it goes before the signals are unblocked. Someone else's
+    // disposition (e.g. SIG_IGN) is kept.
+    for (const SignalRoute &route : kRoutes) {
+        struct sigaction current = {};
+        if (::sigaction(route.signal, nullptr, &current) == 0 && current.sa_handler == handleSignal)
+            setDisposition(route.signal, SIG_DFL);
+    }
+    const sigset_t routed = routedSignals();
+    pthread_sigmask(SIG_UNBLOCK, &routed, nullptr);
+}
+
+PosixSignalSource::PosixSignalSource(Lifetime &lifetime, QObject *parent)
+    : QObject(parent), m_lifetime(lifetime)
+{
+    const bool anotherExists = s_instanceExists.exchange(true);
+    Q_ASSERT_X(!anotherExists, "PosixSignalSource", "only one instance may exist at a time");
+    Q_UNUSED(anotherExists);
+
+    sigset_t current;
+    pthread_sigmask(SIG_SETMASK, nullptr, &current);
+    if (!sigismember(&current, SIGTERM)) {
+        qCWarning(lcPosix, "earlyInit() was not called first: stop signals can land on, "
+                           "and interrupt, any thread");
+    }
+
+    if (!makeSocketPair(m_signalFds) || !makeSocketPair(m_quitFds)) {
+        qCCritical(lcPosix, "cannot create the signal pipes (%s): signals are not handled",
+                   std::strerror(errno));
+        return;
+    }
+
+    // Taken before the handler exists, so signals still pending from before this point count.
+    m_notedStops = s_stopSignals.load();
+    s_writeFd.store(m_signalFds[1]);
+    for (const SignalRoute &route : kRoutes)
+        setDisposition(route.signal, handleSignal);
+    m_handlersInstalled = true;
+
+    m_notifier = new QSocketNotifier(m_signalFds[0], QSocketNotifier::Read, this);
+    connect(m_notifier, &QSocketNotifier::activated, this, &PosixSignalSource::readSignals);
+
+    // Started last: the first thing it does is take the signals pending since earlyInit(), and
+    // by now there is a handler and a pipe for them. The notifier fires once the loop runs.
+    try {
+        m_deliveryThread = std::thread([this] { deliveryLoop(); });
+    } catch (const std::system_error &error) {
+        qCCritical(lcPosix, "cannot start the signal delivery thread (%s): signals stay pending",
+                   error.what());
+    }
+}
+
+PosixSignalSource::~PosixSignalSource()
+{
+    delete m_notifier; // before its descriptor is closed
+    m_notifier = nullptr;
+
+    if (m_deliveryThread.joinable()) {
+        const char quit = 'q';
+        while (::write(m_quitFds[1], &quit, 1) < 0 && errno == EINTR) { }
+        m_deliveryThread.join();
+    }
+    // From here no thread has the signals unblocked, so the handler cannot be running.
+    if (m_handlersInstalled) {
+        for (const SignalRoute &route : kRoutes)
+            setDisposition(route.signal, SIG_DFL);
+    }
+    s_writeFd.store(-1);
+    for (int &fd : m_signalFds)
+        closeFd(fd);
+    for (int &fd : m_quitFds)
+        closeFd(fd);
+    s_instanceExists.store(false);
+}
+
+void PosixSignalSource::readSignals()
+{
+    // A slot connected to the Lifetime may delete this source (or spin a nested loop that does).
+    const QPointer<PosixSignalSource> alive(this);
+    unsigned char buffer[64];
+    for (;;) {
+        const ssize_t count = ::read(m_signalFds[0], buffer, sizeof buffer);
+        if (count < 0 && errno == EINTR)
+            continue;
+        if (count <= 0)
+            return; // EAGAIN: drained
+        for (ssize_t i = 0; i < count; ++i) {
+            const SignalRoute *route = routeFor(buffer[i]);
+            if (!route)
+                continue;
+            const QString source = QString::fromLatin1(route->name);
+            switch (route->request) {
+            case Request::Stop:
+                m_lifetime.requestStop(StopReason{source});
+                break;
+            case Request::Reload:
+                m_lifetime.requestReload(source);
+                break;
+            case Request::Dump:
+                m_lifetime.requestDump(source);
+                break;
+            }
+            if (!alive)
+                return;
+        }
+    }
+}
+
+void PosixSignalSource::deliveryLoop()
+{
+    // Inherited from the creator after earlyInit(); blocked again here in case it was skipped,
+    // so that this thread, too, only takes the signals inside ppoll().
+    const sigset_t routed = routedSignals();
+    pthread_sigmask(SIG_BLOCK, &routed, nullptr);
+    sigset_t waitMask;
+    pthread_sigmask(SIG_SETMASK, nullptr, &waitMask);
+    for (const SignalRoute &route : kRoutes)
+        sigdelset(&waitMask, route.signal);
+
+    pollfd quit = {m_quitFds[0], POLLIN, 0};
+    for (;;) {
+        const int ready = ::ppoll(&quit, 1, nullptr, &waitMask);
+        const int error = errno;
+        // Back in a normal thread context (the handler has returned), so calling into the
+        // Lifetime is allowed. Checked on every wake-up, the last one included.
+        for (const int stops = s_stopSignals.load(); m_notedStops < stops; ++m_notedStops)
+            m_lifetime.noteStopFromAnyThread();
+        if (ready > 0)
+            return;
+        if (ready < 0 && error != EINTR && error != EAGAIN && error != ENOMEM) {
+            qCCritical(lcPosix, "signal delivery stopped: ppoll: %s", std::strerror(error));
+            return;
+        }
+    }
+}
+
+} // namespace berth::platform

@@ -1,0 +1,96 @@
+// Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+// Drives the real `berth` binary as a child process: config files in a temporary directory,
+// stderr collected line by line, real signals sent with kill().
+#pragma once
+
+#include <QtCore/QDir>
+#include <QtCore/QElapsedTimer>
+#include <QtCore/QProcess>
+#include <QtCore/QRegularExpression>
+#include <QtCore/QTemporaryDir>
+#include <QtTest/QTest>
+
+#include <signal.h>
+
+class BerthProcess
+{
+public:
+    BerthProcess()
+    {
+        m_proc.setProgram(QStringLiteral(BERTH_BINARY));
+        QObject::connect(&m_proc, &QProcess::readyReadStandardError, [this] {
+            m_err += QString::fromUtf8(m_proc.readAllStandardError());
+        });
+    }
+    ~BerthProcess()
+    {
+        if (m_proc.state() != QProcess::NotRunning) {
+            m_proc.kill();
+            m_proc.waitForFinished(5000);
+        }
+    }
+
+    QString writeFile(const QString &name, const QByteArray &content)
+    {
+        const QString path = m_dir.filePath(name);
+        QFile f(path);
+        if (!f.open(QIODevice::WriteOnly) || f.write(content) != content.size())
+            qFatal("cannot write %s", qPrintable(path));
+        return path;
+    }
+    QString path(const QString &name) const { return m_dir.filePath(name); }
+
+    /// Starts `berth run --config <json written to berth.json>` plus \a extra arguments.
+    void run(const QByteArray &json, const QStringList &extra = {})
+    {
+        const QString cfg = writeFile(QStringLiteral("berth.json"), json);
+        start(QStringList{QStringLiteral("run"), QStringLiteral("--config"), cfg} + extra);
+    }
+    void start(const QStringList &args)
+    {
+        m_proc.setArguments(args);
+        m_proc.start();
+        QVERIFY2(m_proc.waitForStarted(5000), qPrintable(m_proc.errorString()));
+    }
+
+    /// Waits until stderr matches \a pattern (from \a from on); returns the match offset or -1.
+    qsizetype waitFor(const QString &pattern, int timeoutMs = 10000, qsizetype from = 0)
+    {
+        const QRegularExpression re(pattern, QRegularExpression::MultilineOption);
+        QElapsedTimer t;
+        t.start();
+        for (;;) {
+            const auto m = re.match(m_err, from);
+            if (m.hasMatch())
+                return m.capturedStart();
+            if (t.elapsed() > timeoutMs || m_proc.state() == QProcess::NotRunning)
+                return -1;
+            m_proc.waitForReadyRead(50);
+        }
+    }
+    bool waitReady(int timeoutMs = 10000)
+    {
+        return waitFor(QStringLiteral("all \\d+ service\\(s\\) ready"), timeoutMs) >= 0;
+    }
+    void signal(int sig) { ::kill(pid(), sig); }
+    qint64 pid() const { return m_proc.processId(); }
+
+    /// Waits for the exit; returns the exit code, or -1 if it did not exit normally in time.
+    int finish(int timeoutMs = 20000)
+    {
+        if (!m_proc.waitForFinished(timeoutMs))
+            return -1;
+        m_err += QString::fromUtf8(m_proc.readAllStandardError());
+        return m_proc.exitStatus() == QProcess::NormalExit ? m_proc.exitCode() : -1;
+    }
+    QString stdErr() const { return m_err; }
+    QString stdOut() { return QString::fromUtf8(m_proc.readAllStandardOutput()); }
+    /// Offset of \a needle in stderr (-1 if absent): for asserting the order of output.
+    qsizetype at(const QString &needle) const { return m_err.indexOf(needle); }
+    QProcess &process() { return m_proc; }
+
+private:
+    QTemporaryDir m_dir;
+    QProcess m_proc;
+    QString m_err;
+};

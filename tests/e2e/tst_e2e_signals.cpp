@@ -1,0 +1,282 @@
+// Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+// The real berth binary receiving real signals: ordered output, exit codes and the report.
+#include "berthprocess.h"
+
+#include <QtCore/QDirIterator>
+#include <QtCore/QJsonArray>
+#include <QtCore/QJsonDocument>
+#include <QtCore/QJsonObject>
+
+using namespace Qt::StringLiterals;
+
+class TestE2eSignals : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void stopSignalStopsInReverseOrder_data();
+    void stopSignalStopsInReverseOrder();
+    void secondSigintCancelsWhatIsLeft();
+    void thirdSigintFinishesAtOnce();
+    void deadlineHoldsWhenAServiceBlocksTheLoop();
+    void sighupReloadsValidConfig();
+    void sighupKeepsOldConfigWhenNewOneIsInvalid();
+    void sigusr1DumpsLedgerWithoutStopping();
+    void signalDuringStartupStopsCleanly();
+    void chaosKnobs_data();
+    void chaosKnobs();
+    void traceFileIsChromeTraceJson();
+    void stopSignalsBlockedInAllButOneThread();
+};
+
+void TestE2eSignals::stopSignalStopsInReverseOrder_data()
+{
+    QTest::addColumn<int>("sig");
+    QTest::addColumn<QString>("name");
+    QTest::newRow("SIGTERM") << int(SIGTERM) << u"SIGTERM"_s;
+    QTest::newRow("SIGINT") << int(SIGINT) << u"SIGINT"_s;
+}
+
+void TestE2eSignals::stopSignalStopsInReverseOrder()
+{
+    QFETCH(int, sig);
+    QFETCH(QString, name);
+    BerthProcess b;
+    b.run(R"({"services":[
+        {"name":"store","type":"chaos","config":{"stopDelay":"50ms"}},
+        {"name":"worker","type":"chaos","after":["store"],"config":{"stopDelay":"50ms"}},
+        {"name":"api","type":"chaos","after":["worker"],"config":{"stopDelay":"50ms"}}]})");
+    QVERIFY2(b.waitReady(), qPrintable(b.stdErr()));
+    b.signal(sig);
+    QCOMPARE(b.finish(), 0);
+    const QString err = b.stdErr();
+    QVERIFY2(err.contains(u"stop requested by "_s + name), qPrintable(err));
+    QVERIFY(b.at(u"api: stopping"_s) >= 0);
+    QVERIFY2(b.at(u"api: stopped"_s) < b.at(u"worker: stopping"_s), qPrintable(err));
+    QVERIFY(b.at(u"worker: stopped"_s) < b.at(u"store: stopping"_s));
+    QVERIFY(b.at(u"store: stopped"_s) < b.at(u"shutdown report"_s));
+    QVERIFY(err.contains(u"reason "_s + name));
+    QVERIFY(err.contains(u"exit code 0: clean stop"_s));
+}
+
+void TestE2eSignals::secondSigintCancelsWhatIsLeft()
+{
+    BerthProcess b;
+    b.run(R"({"shutdown":{"deadline":"60s","drain":"50s","cancel":"5s"},"services":[
+        {"name":"w","type":"chaos","config":{"workEvery":"20ms","workDuration":"30s"}}]})");
+    QVERIFY2(b.waitReady(), qPrintable(b.stdErr()));
+    QVERIFY(b.waitFor(u"ready after"_s) >= 0);
+    b.signal(SIGINT);
+    QVERIFY(b.waitFor(u"phase drain"_s) >= 0);
+    QElapsedTimer t;
+    t.start();
+    b.signal(SIGINT);
+    QCOMPARE(b.finish(), 0);
+    QVERIFY(t.elapsed() < 5000);
+    const QString err = b.stdErr();
+    QVERIFY2(err.contains(u"second stop request: cancelling"_s), qPrintable(err));
+    QVERIFY(err.contains(u"(2 stop request(s))"_s));
+    QVERIFY(b.at(u"phase cancel"_s) > b.at(u"second stop request"_s));
+}
+
+void TestE2eSignals::thirdSigintFinishesAtOnce()
+{
+    BerthProcess b;
+    b.run(R"({"shutdown":{"deadline":"60s","drain":"30s","cancel":"20s"},"services":[
+        {"name":"hang","type":"chaos","config":{"stopHang":true}}]})");
+    QVERIFY2(b.waitReady(), qPrintable(b.stdErr()));
+    b.signal(SIGINT);
+    QVERIFY(b.waitFor(u"hang: stopping"_s) >= 0);
+    b.signal(SIGINT);
+    QVERIFY(b.waitFor(u"second stop request"_s) >= 0);
+    b.signal(SIGINT);
+    QCOMPARE(b.finish(5000), 3);
+    const QString err = b.stdErr();
+    QVERIFY2(err.contains(u"third stop request"_s), qPrintable(err));
+    QVERIFY(err.contains(u"hang"_s));
+}
+
+void TestE2eSignals::deadlineHoldsWhenAServiceBlocksTheLoop()
+{
+    BerthProcess b;
+    b.run(R"({"shutdown":{"deadline":"1s","drain":"500ms","cancel":"200ms","reserve":"100ms"},"services":[
+        {"name":"calm","type":"chaos"},
+        {"name":"blocker","type":"chaos","after":["calm"],"config":{"stopBlock":"20s"}}]})");
+    QVERIFY2(b.waitReady(), qPrintable(b.stdErr()));
+    QElapsedTimer t;
+    t.start();
+    b.signal(SIGTERM);
+    const int code = b.finish(10000);
+    const qint64 took = t.elapsed();
+    const QString err = b.stdErr();
+    QCOMPARE(code, 3);
+    QVERIFY2(took < 1000 + 250, qPrintable(u"exit took %1ms"_s.arg(took)));
+    QVERIFY2(took >= 950, qPrintable(u"exit took %1ms"_s.arg(took)));
+    QVERIFY2(err.contains(u"shutdown deadline reached"_s), qPrintable(err));
+    QVERIFY2(err.contains(u"still stopping at the deadline: blocker"_s), qPrintable(err));
+}
+
+void TestE2eSignals::sighupReloadsValidConfig()
+{
+    BerthProcess b;
+    b.run(R"({"services":[{"name":"w","type":"chaos","config":{"workEvery":"1s"}}]})");
+    QVERIFY2(b.waitReady(), qPrintable(b.stdErr()));
+    b.writeFile(u"berth.json"_s, R"({"services":[{"name":"w","type":"chaos","config":{"workEvery":"50ms","workDuration":"10ms"}}]})");
+    b.signal(SIGHUP);
+    QVERIFY2(b.waitFor(u"reloaded .*berth.json \\(SIGHUP\\): 1 service\\(s\\) got a new config"_s) >= 0, qPrintable(b.stdErr()));
+    QVERIFY(b.waitFor(u"\\[berth.service.w\\] reloaded with 2 key"_s) >= 0);
+    QCOMPARE(b.process().state(), QProcess::Running);
+    b.signal(SIGTERM);
+    QCOMPARE(b.finish(), 0);
+}
+
+void TestE2eSignals::sighupKeepsOldConfigWhenNewOneIsInvalid()
+{
+    BerthProcess b;
+    b.run(R"({"services":[{"name":"w","type":"chaos"}]})");
+    QVERIFY2(b.waitReady(), qPrintable(b.stdErr()));
+    const QString path = b.writeFile(u"berth.json"_s, "{\"services\":[{\"name\":\"w\",\"type\":\"chaos\",\n  \"config\":{\"stopDelya\":\"1s\"}}]}");
+    b.signal(SIGHUP);
+    QVERIFY2(b.waitFor(u"reload \\(SIGHUP\\) rejected; keeping the running config"_s) >= 0, qPrintable(b.stdErr()));
+    QVERIFY2(b.waitFor(QRegularExpression::escape(path) + u":2:\\d+: services\\[0\\]\\.config\\.stopDelya: .*stopDelay"_s) >= 0,
+             qPrintable(b.stdErr()));
+    QCOMPARE(b.process().state(), QProcess::Running);
+    b.signal(SIGTERM);
+    QCOMPARE(b.finish(), 0);
+}
+
+void TestE2eSignals::sigusr1DumpsLedgerWithoutStopping()
+{
+    BerthProcess b;
+    b.run(R"({"shutdown":{"deadline":"2s","drain":"300ms","cancel":"300ms"},"services":[
+        {"name":"leaky","type":"chaos","config":{"leak":1}}]})");
+    QVERIFY2(b.waitReady(), qPrintable(b.stdErr()));
+    b.signal(SIGUSR1);
+    QVERIFY2(b.waitFor(u"ledger dump \\(SIGUSR1\\)"_s) >= 0, qPrintable(b.stdErr()));
+    QVERIFY(b.waitFor(u"leaky: leak \"chaos leak #1 \\(never completes\\)\" pending for \\d+ms \\(registered at chaos.cpp:\\d+\\)"_s) >= 0);
+    QCOMPARE(b.process().state(), QProcess::Running);
+    QVERIFY(b.at(u"stop requested"_s) < 0);
+    b.signal(SIGTERM);
+    QCOMPARE(b.finish(), 3);   // the leak is still pending at close
+}
+
+void TestE2eSignals::signalDuringStartupStopsCleanly()
+{
+    BerthProcess b;
+    b.run(R"({"services":[
+        {"name":"first","type":"chaos"},
+        {"name":"slow","type":"chaos","after":["first"],"config":{"startDelay":"10s"}},
+        {"name":"never","type":"chaos","after":["slow"]}]})");
+    QVERIFY2(b.waitFor(u"slow: starting"_s) >= 0, qPrintable(b.stdErr()));
+    QElapsedTimer t;
+    t.start();
+    b.signal(SIGTERM);
+    QCOMPARE(b.finish(), 0);
+    QVERIFY(t.elapsed() < 3000);
+    const QString err = b.stdErr();
+    QVERIFY2(!err.contains(u"never: starting"_s), qPrintable(err));
+    QVERIFY(err.contains(u"first: stopped"_s));
+    QVERIFY(err.contains(u"not started"_s));
+}
+
+void TestE2eSignals::chaosKnobs_data()
+{
+    QTest::addColumn<QByteArray>("service");
+    QTest::addColumn<bool>("sendStop");
+    QTest::addColumn<int>("exitCode");
+    QTest::addColumn<QString>("expect");
+    const auto row = [](const char *name, const char *service, bool stop, int code, const char *expect) {
+        QTest::newRow(name) << QByteArray(service) << stop << code << QString::fromUtf8(expect);
+    };
+    row("startDelay: ready after the delay", R"({"startDelay":"300ms"})", true, 0, "c: ready after [3-9]\\d\\dms");
+    row("startFail: exit 1 naming the service", R"({"startFail":true})", false, 1, "c: failed to start: chaos: startFail");
+    row("throwIn start: caught, exit 1", R"({"throwIn":"start"})", false, 1, "c: start\\(\\) threw: chaos: throwIn start");
+    row("throwIn stop: caught, exit 1", R"({"throwIn":"stop"})", true, 1, "c: stop\\(\\) threw: chaos: throwIn stop");
+    row("stopDelay: clean stop after the delay", R"({"stopDelay":"300ms"})", true, 0, "c: stopped after [3-9]\\d\\dms");
+    row("stopHang: abandoned at stopTimeout, exit 3", R"({"stopHang":true})", true, 3, "did not stop within stopTimeout 500ms");
+    row("stopBlock within the deadline: exit 0", R"({"stopBlock":"300ms"})", true, 0, "blocking the event loop for 300ms");
+    row("leak: reported, exit 3", R"({"leak":2})", true, 3, "pending at exit: 2");
+    row("failAfter: exit 1 without a signal", R"({"failAfter":"200ms"})", false, 1, "c: failed: chaos: failAfter 200ms");
+    row("workEvery: in-flight jobs drain", R"({"workEvery":"30ms","workDuration":"200ms"})", true, 0, "\\n  c +stopped +\\d+ms +\\d+ +[1-9]\\d* +0 +0");
+}
+
+void TestE2eSignals::chaosKnobs()
+{
+    QFETCH(QByteArray, service);
+    QFETCH(bool, sendStop);
+    QFETCH(int, exitCode);
+    QFETCH(QString, expect);
+    BerthProcess b;
+    b.run(R"({"shutdown":{"deadline":"3s","drain":"1s","cancel":"500ms"},"services":[
+        {"name":"c","type":"chaos","stopTimeout":"500ms","config":)" + service + "}]}");
+    if (sendStop) {
+        QVERIFY2(b.waitReady(), qPrintable(b.stdErr()));
+        if (service.contains("workEvery")) {
+            // Stop only once jobs are in flight: ask the ledger (SIGUSR1) until it shows one.
+            for (int i = 0; i < 50 && b.waitFor(u"chaos job #"_s, 200) < 0; ++i)
+                b.signal(SIGUSR1);
+        }
+        b.signal(SIGTERM);
+    }
+    QCOMPARE(b.finish(), exitCode);
+    const QString err = b.stdErr();
+    QVERIFY2(QRegularExpression(expect).match(err).hasMatch(), qPrintable(err));
+    QVERIFY(err.contains(u"exit code %1"_s.arg(exitCode)));
+}
+
+void TestE2eSignals::traceFileIsChromeTraceJson()
+{
+    BerthProcess b;
+    b.run(R"({"services":[{"name":"a","type":"chaos"},{"name":"b","type":"chaos","after":["a"]}]})",
+          {u"--trace"_s, b.path(u"trace.json"_s)});
+    QVERIFY2(b.waitReady(), qPrintable(b.stdErr()));
+    b.signal(SIGTERM);
+    QCOMPARE(b.finish(), 0);
+    QFile f(b.path(u"trace.json"_s));
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    QJsonParseError error;
+    const QJsonDocument doc = QJsonDocument::fromJson(f.readAll(), &error);
+    QCOMPARE(error.error, QJsonParseError::NoError);
+    const QJsonArray events = doc.object().value(u"traceEvents"_s).toArray();
+    QStringList names;
+    for (const auto &e : events) {
+        const QJsonObject o = e.toObject();
+        QVERIFY(o.contains(u"ph"_s) && o.contains(u"pid"_s));
+        if (o.value(u"ph"_s).toString() == u"X") {
+            QVERIFY(o.value(u"dur"_s).toDouble() >= 0);
+            names << o.value(u"name"_s).toString();
+        }
+    }
+    for (const char *n : {"start", "stop", "startup", "drain", "close", "shutdown"})
+        QVERIFY2(names.contains(QLatin1String(n)), n);
+}
+
+void TestE2eSignals::stopSignalsBlockedInAllButOneThread()
+{
+    BerthProcess b;
+    b.run(R"({"services":[{"name":"a","type":"chaos"}]})");
+    QVERIFY2(b.waitReady(), qPrintable(b.stdErr()));
+    const quint64 stopMask = (1ull << (SIGINT - 1)) | (1ull << (SIGTERM - 1)) | (1ull << (SIGHUP - 1)) | (1ull << (SIGUSR1 - 1));
+    int threads = 0, unblocked = 0;
+    QDirIterator it(u"/proc/%1/task"_s.arg(b.pid()), QDir::Dirs | QDir::NoDotAndDotDot);
+    while (it.hasNext()) {
+        QFile status(it.next() + u"/status"_s);
+        QVERIFY(status.open(QIODevice::ReadOnly));
+        for (const QByteArray &line : status.readAll().split('\n')) {
+            if (line.startsWith("SigBlk:")) {
+                ++threads;
+                const quint64 mask = line.mid(7).trimmed().toULongLong(nullptr, 16);
+                if ((mask & stopMask) == 0)
+                    ++unblocked;
+                else
+                    QCOMPARE(mask & stopMask, stopMask);
+            }
+        }
+    }
+    QVERIFY(threads >= 3);   // main, signal delivery, watchdog
+    QCOMPARE(unblocked, 1);
+    b.signal(SIGTERM);
+    QCOMPARE(b.finish(), 0);
+}
+
+QTEST_GUILESS_MAIN(TestE2eSignals)
+#include "tst_e2e_signals.moc"
