@@ -87,6 +87,22 @@ QString ms(qint64 v)
     return v < 0 ? u"-"_s : QString::number(v) + u"ms"_s;
 }
 
+// How long this service's stop spent in each phase: "drain 300ms, cancel 120ms".
+QString phaseShare(const BoardSnapshot &board, const ServiceStatus &s, qint64 nowMs)
+{
+    if (s.stopRequestedMs < 0)
+        return u"-"_s;
+    const qint64 end = s.stoppedMs >= 0 ? s.stoppedMs : nowMs;
+    QStringList parts;
+    for (const auto &p : board.phases) {
+        const qint64 from = qMax(p.startMs, s.stopRequestedMs);
+        const qint64 to = qMin(p.endMs >= 0 ? p.endMs : nowMs, end);
+        if (p.name != u"done" && to > from)
+            parts << p.name + u' ' + ms(to - from);
+    }
+    return parts.isEmpty() ? u"-"_s : parts.join(u", ");
+}
+
 QString row(const QStringList &cells, const QList<int> &widths)
 {
     QString line = u"  "_s;
@@ -115,9 +131,9 @@ QString renderReport(const BoardSnapshot &board, const WorkLedger &ledger,
         out << u"    %1 %2%3"_s.arg(p.name.leftJustified(8), ms(end - p.startMs),
                                     p.endMs < 0 ? u" (cut off)"_s : QString());
     }
-    const QList<int> widths{18, 12, 10, 8, 8, 10, 7};
+    const QList<int> widths{18, 12, 10, 8, 8, 10, 7, 0};
     out << row({u"service"_s, u"state"_s, u"stop took"_s, u"done"_s, u"drained"_s,
-                u"cancelled"_s, u"leaked"_s},
+                u"cancelled"_s, u"leaked"_s, u"stopping during"_s},
                widths);
     for (const auto &s : board.services) {
         const WorkCounts c = ledger.counts(s.name);
@@ -126,7 +142,8 @@ QString renderReport(const BoardSnapshot &board, const WorkLedger &ledger,
             took = s.stoppedMs >= 0 ? ms(s.stoppedMs - s.stopRequestedMs)
                                     : ms(nowMs - s.stopRequestedMs) + u"+"_s;
         out << row({s.name, s.state, took, QString::number(c.completed), QString::number(c.drained),
-                    QString::number(c.cancelled), QString::number(c.leaked + c.active)},
+                    QString::number(c.cancelled), QString::number(c.leaked + c.active),
+                    phaseShare(board, s, nowMs)},
                    widths)
                 + (s.note.isEmpty() ? QString() : u"  (" + s.note + u')');
     }

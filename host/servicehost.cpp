@@ -8,6 +8,10 @@
 #include <berth/lifetime.h>
 #include <berth/serviceregistry.h>
 
+#include <QtCore/QJsonArray>
+#include <QtCore/QJsonDocument>
+#include <QtCore/QJsonObject>
+#include <QtCore/QSaveFile>
 #include <QtCore/QSet>
 
 #include <cstdio>
@@ -210,6 +214,21 @@ void ServiceHost::onDump(const QString &source)
     }
     text += m_ledger.dumpText();
     qCInfo(lcHost).noquote() << text;
+    if (m_options.dumpFile.isEmpty())
+        return;
+    QJsonArray services;
+    for (ServiceRunner *r : std::as_const(m_order)) {
+        services.append(QJsonObject{{u"name"_s, r->name()},
+                                    {u"state"_s, ServiceRunner::stateName(r->state())},
+                                    {u"pending"_s, m_ledger.activeCount(r->name())}});
+    }
+    const QJsonObject doc{{u"source"_s, source},
+                          {u"phase"_s, Shutdown::phaseName(m_shutdown->phase())},
+                          {u"services"_s, services},
+                          {u"pending"_s, m_ledger.dumpJson()}};
+    QSaveFile file(m_options.dumpFile);
+    if (!file.open(QIODevice::WriteOnly) || file.write(QJsonDocument(doc).toJson()) < 0 || !file.commit())
+        qCWarning(lcHost).noquote() << u"could not write the ledger dump to %1: %2"_s.arg(m_options.dumpFile, file.errorString());
 }
 
 void ServiceHost::onReload(const QString &source)

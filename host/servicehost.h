@@ -28,6 +28,7 @@ struct StopReason;
 struct HostOptions
 {
     QString traceFile;   ///< --trace: Chrome trace-event JSON written at exit
+    QString dumpFile;    ///< --dump: the ledger as JSON, written on every dump request (SIGUSR1)
 };
 
 class ServiceHost : public QObject

@@ -107,6 +107,7 @@ int runHost(QCoreApplication &app, const QCommandLineParser &parser, const Servi
     const auto sources = platform::installStopSources(lifetime);
     HostOptions options;
     options.traceFile = parser.value(u"trace"_s);
+    options.dumpFile = parser.value(u"dump"_s);
     ServiceHost host(config, registry, lifetime, options);
     QObject::connect(&host, &ServiceHost::finished, &app, [&app](int code) { app.exit(code); },
                      Qt::QueuedConnection);
@@ -135,6 +136,7 @@ int main(int argc, char **argv)
     parser.addVersionOption();
     parser.addPositionalArgument(u"command"_s, u"run | check | services"_s, u"<command>"_s);
     parser.addOption({u"config"_s, u"The JSON config file."_s, u"file"_s});
+    parser.addOption({u"dump"_s, u"run: on SIGUSR1, also write the pending work as JSON to this file."_s, u"file"_s});
     parser.addOption({u"trace"_s, u"run: write the start-up and shutdown timeline as Chrome trace-event JSON."_s, u"file"_s});
     if (!parser.parse(QCoreApplication::arguments())) {
         printErr(u"berth: "_s + parser.errorText() + u"\nTry 'berth --help'."_s);

@@ -148,10 +148,19 @@ void TestE2eSignals::sigusr1DumpsLedgerWithoutStopping()
 {
     BerthProcess b;
     b.run(R"({"shutdown":{"deadline":"2s","drain":"300ms","cancel":"300ms"},"services":[
-        {"name":"leaky","type":"chaos","config":{"leak":1}}]})");
+        {"name":"leaky","type":"chaos","config":{"leak":1}}]})", {u"--dump"_s, b.path(u"dump.json"_s)});
     QVERIFY2(b.waitReady(), qPrintable(b.stdErr()));
     b.signal(SIGUSR1);
     QVERIFY2(b.waitFor(u"ledger dump \\(SIGUSR1\\)"_s) >= 0, qPrintable(b.stdErr()));
+    QFile dump(b.path(u"dump.json"_s));
+    QTRY_VERIFY(dump.exists());
+    QVERIFY(dump.open(QIODevice::ReadOnly));
+    const QJsonObject doc = QJsonDocument::fromJson(dump.readAll()).object();
+    QCOMPARE(doc.value(u"source"_s).toString(), u"SIGUSR1"_s);
+    const QJsonArray pending = doc.value(u"pending"_s).toArray();
+    QCOMPARE(pending.size(), 1);
+    QCOMPARE(pending.first().toObject().value(u"kind"_s).toString(), u"leak"_s);
+    QCOMPARE(doc.value(u"services"_s).toArray().first().toObject().value(u"state"_s).toString(), u"running"_s);
     QVERIFY(b.waitFor(u"leaky: leak \"chaos leak #1 \\(never completes\\)\" pending for \\d+ms \\(registered at chaos.cpp:\\d+\\)"_s) >= 0);
     QCOMPARE(b.process().state(), QProcess::Running);
     QVERIFY(b.at(u"stop requested"_s) < 0);

@@ -1,10 +1,10 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+// Validation of a parsed configuration: every error's position, key path and wording, the
+// values read when valid, and loading from a file.
 #include "config.h"
-#include "configjson.h"
+#include "configtesthelpers.h"
 
-#include <berth/serviceregistry.h>
-
-#include <QtCore/QJsonArray>
+#include <QtCore/QFile>
 #include <QtCore/QTemporaryDir>
 #include <QtTest/QTest>
 
@@ -12,33 +12,6 @@ using namespace berth;
 using namespace Qt::StringLiterals;
 
 namespace {
-
-ServiceRegistry testRegistry()
-{
-    using K = ConfigKey::Kind;
-    ServiceRegistry registry;
-    registry.add({u"chaos"_s, u"misbehaves on purpose"_s,
-                  {{u"startDelay"_s, K::Duration, {}, false, {}},
-                   {u"startFail"_s, K::Bool, {}, false, {}},
-                   {u"stopDelay"_s, K::Duration, {}, false, {}},
-                   {u"stopHang"_s, K::Bool, {}, false, {}},
-                   {u"stopBlock"_s, K::Duration, {}, false, {}},
-                   {u"leak"_s, K::Integer, {}, false, {}},
-                   {u"failAfter"_s, K::Duration, {}, false, {}},
-                   {u"throwIn"_s, K::Enum, {}, false, {u"start"_s, u"stop"_s}},
-                   {u"workEvery"_s, K::Duration, {}, false, {}},
-                   {u"workDuration"_s, K::Duration, {}, false, {}}},
-                  {}});
-    // Exercises the schema kinds chaos does not use.
-    registry.add({u"probe"_s, u"test only"_s,
-                  {{u"target"_s, K::String, {}, true, {}},
-                   {u"tags"_s, K::StringList, {}, false, {}},
-                   {u"hosts"_s, K::StringOrList, {}, false, {}},
-                   {u"ratio"_s, K::Number, {}, false, {}},
-                   {u"options"_s, K::Object, {}, false, {}}},
-                  {}});
-    return registry;
-}
 
 /// One service "a" of type chaos; \a body starts at line 3, column 37.
 QByteArray oneService(const QByteArray &body)
@@ -52,19 +25,6 @@ QByteArray chaosConfig(const QByteArray &body)
     return oneService("\"config\": { " + body + " }");
 }
 
-ConfigResult parse(const QByteArray &json)
-{
-    return parseConfig(json, u"test.json"_s, testRegistry());
-}
-
-QString dump(const QList<ConfigError> &errors)
-{
-    QStringList lines;
-    for (const ConfigError &e : errors)
-        lines.append(e.toString());
-    return lines.join(u'\n');
-}
-
 } // namespace
 
 class TestConfig : public QObject
@@ -72,16 +32,6 @@ class TestConfig : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
-    void parseDuration_data();
-    void parseDuration();
-    void formatDuration_data();
-    void formatDuration();
-    void suggestClosest_data();
-    void suggestClosest();
-    void jsonPositions();
-    void jsonStrings();
-    void syntaxErrors_data();
-    void syntaxErrors();
     void validationErrors_data();
     void validationErrors();
     void multipleErrorsInFileOrder();
@@ -91,206 +41,7 @@ private Q_SLOTS:
     void demoConfigParsesCleanly();
     void missingFileNamesPath();
     void loadFileSetsSourceAndErrorFile();
-    void errorToString_data();
-    void errorToString();
 };
-
-void TestConfig::parseDuration_data()
-{
-    QTest::addColumn<QString>("text");
-    QTest::addColumn<bool>("ok");
-    QTest::addColumn<qint64>("ms");
-    QTest::addColumn<QString>("error");
-
-    QTest::newRow("milliseconds") << u"250ms"_s << true << qint64(250) << QString();
-    QTest::newRow("seconds") << u"10s"_s << true << qint64(10000) << QString();
-    QTest::newRow("fractional seconds") << u"1.5s"_s << true << qint64(1500) << QString();
-    QTest::newRow("minutes") << u"2m"_s << true << qint64(120000) << QString();
-    QTest::newRow("hours") << u"1h"_s << true << qint64(3600000) << QString();
-    QTest::newRow("bare zero") << u"0"_s << true << qint64(0) << QString();
-    QTest::newRow("zero with unit") << u"0ms"_s << true << qint64(0) << QString();
-    QTest::newRow("fraction of a minute") << u"0.25m"_s << true << qint64(15000) << QString();
-    QTest::newRow("missing unit suggests s and ms") << u"10"_s << false << qint64(0)
-                                                    << u"missing unit; write \"10s\" or \"10ms\""_s;
-    QTest::newRow("negative") << u"-5s"_s << false << qint64(0) << u"negative"_s;
-    QTest::newRow("unknown unit") << u"5x"_s << false << qint64(0) << u"unknown unit \"x\"; use ms, s, m or h"_s;
-    QTest::newRow("unit is case sensitive") << u"5S"_s << false << qint64(0) << u"unknown unit \"S\""_s;
-    QTest::newRow("empty") << QString() << false << qint64(0) << u"empty duration"_s;
-    QTest::newRow("junk") << u"soon"_s << false << qint64(0) << u"not a duration"_s;
-    QTest::newRow("dot without digits") << u"1.s"_s << false << qint64(0) << u"not a duration"_s;
-    QTest::newRow("space before unit") << u"10 s"_s << false << qint64(0) << u"unknown unit \" s\""_s;
-    QTest::newRow("two units") << u"1m30s"_s << false << qint64(0) << u"unknown unit \"m30s\""_s;
-    QTest::newRow("sub-millisecond") << u"1.5ms"_s << false << qint64(0) << u"whole milliseconds"_s;
-    QTest::newRow("too large") << u"1000h"_s << false << qint64(0) << u"too large"_s;
-}
-
-void TestConfig::parseDuration()
-{
-    QFETCH(QString, text);
-    QFETCH(bool, ok);
-    QFETCH(qint64, ms);
-    QFETCH(QString, error);
-    Millis out{-1};
-    QString reason;
-    QCOMPARE(berth::parseDuration(text, &out, &reason), ok);
-    if (ok)
-        QCOMPARE(out.count(), ms);
-    else
-        QVERIFY2(reason.contains(error), qPrintable(reason));
-}
-
-void TestConfig::formatDuration_data()
-{
-    QTest::addColumn<qint64>("ms");
-    QTest::addColumn<QString>("text");
-    QTest::newRow("zero") << qint64(0) << u"0ms"_s;
-    QTest::newRow("milliseconds") << qint64(250) << u"250ms"_s;
-    QTest::newRow("fractional seconds") << qint64(1500) << u"1.5s"_s;
-    QTest::newRow("two decimals") << qint64(13250) << u"13.25s"_s;
-    QTest::newRow("whole seconds") << qint64(10000) << u"10s"_s;
-    QTest::newRow("whole minutes") << qint64(120000) << u"2m"_s;
-    QTest::newRow("seconds not minutes") << qint64(90000) << u"90s"_s;
-    QTest::newRow("hours") << qint64(7200000) << u"2h"_s;
-    QTest::newRow("odd milliseconds") << qint64(1001) << u"1001ms"_s;
-}
-
-void TestConfig::formatDuration()
-{
-    QFETCH(qint64, ms);
-    QFETCH(QString, text);
-    QCOMPARE(berth::formatDuration(Millis(ms)), text);
-    Millis back{};
-    QVERIFY(berth::parseDuration(text, &back, nullptr));
-    QCOMPARE(back.count(), ms);
-}
-
-void TestConfig::suggestClosest_data()
-{
-    QTest::addColumn<QString>("word");
-    QTest::addColumn<QString>("expected");
-    QTest::newRow("one typo") << u"stopDelai"_s << u"stopDelay"_s;
-    QTest::newRow("swapped letters") << u"tyep"_s << u"type"_s;
-    QTest::newRow("case only") << u"StartDelay"_s << u"startDelay"_s;
-    QTest::newRow("long word allows more edits") << u"workDurashun"_s << u"workDuration"_s;
-    QTest::newRow("nothing close") << u"colour"_s << QString();
-    QTest::newRow("one letter is never a typo") << u"x"_s << QString();
-}
-
-void TestConfig::suggestClosest()
-{
-    QFETCH(QString, word);
-    QFETCH(QString, expected);
-    const QStringList candidates = {u"name"_s, u"type"_s, u"startDelay"_s, u"stopDelay"_s,
-                                    u"workDuration"_s, u"leak"_s};
-    QCOMPARE(berth::suggestClosest(word, candidates), expected);
-}
-
-void TestConfig::jsonPositions()
-{
-    // BOM, a multi-byte character (columns count code points), nesting and arrays.
-    const QByteArray text = "\xEF\xBB\xBF{\n  \"k\\u00e9y\": \"\xC3\xA9t\xC3\xA9\", \"n\": [1, {\"x\": null}],\n"
-                            "\t\"b\": true\n}";
-    PositionedJson doc;
-    JsonSyntaxError error;
-    QVERIFY2(parsePositionedJson(text, &doc, &error), qPrintable(error.message));
-    const auto at = [](JsonPosition p) { return QPair<int, int>(p.line, p.column); };
-    QCOMPARE(at(doc.valueAt(QString())), qMakePair(1, 1));
-    QCOMPARE(at(doc.keyAt(u"k\u00e9y"_s)), qMakePair(2, 3));
-    QCOMPARE(at(doc.valueAt(u"k\u00e9y"_s)), qMakePair(2, 15));
-    QCOMPARE(at(doc.keyAt(u"n"_s)), qMakePair(2, 22));
-    QCOMPARE(at(doc.valueAt(u"n[0]"_s)), qMakePair(2, 28));
-    QCOMPARE(at(doc.valueAt(u"n[1].x"_s)), qMakePair(2, 37));
-    QCOMPARE(at(doc.keyAt(u"n[1]"_s)), qMakePair(2, 31)); // elements have no key: value position
-    QCOMPARE(at(doc.keyAt(u"b"_s)), qMakePair(3, 2));
-    QVERIFY(!doc.valueAt(u"missing"_s).isValid());
-    QCOMPARE(doc.root.toObject().value(u"n"_s).toArray().at(1).toObject().value(u"x"_s).type(),
-             QJsonValue::Null);
-    QCOMPARE(doc.root.toObject().value(u"k\u00e9y"_s).toString(), u"\u00e9t\u00e9"_s);
-}
-
-void TestConfig::jsonStrings()
-{
-    PositionedJson doc;
-    JsonSyntaxError error;
-    QVERIFY(parsePositionedJson(R"(["a\"b\\c\/d\b\f\n\r\t", "\ud83d\ude00", "\u0041", -1.5e2, 0])", &doc, &error));
-    const QJsonArray array = doc.root.toArray();
-    QCOMPARE(array.at(0).toString(), u"a\"b\\c/d\b\f\n\r\t"_s);
-    QCOMPARE(array.at(1).toString(), QString::fromUcs4(U"\U0001F600", 1));
-    QCOMPARE(array.at(2).toString(), u"A"_s);
-    QCOMPARE(array.at(3).toDouble(), -150.0);
-    QCOMPARE(array.at(4).toDouble(), 0.0);
-}
-
-void TestConfig::syntaxErrors_data()
-{
-    QTest::addColumn<QByteArray>("json");
-    QTest::addColumn<int>("line");
-    QTest::addColumn<int>("column");
-    QTest::addColumn<QString>("message");
-
-    QTest::newRow("trailing comma in object") << QByteArray("{\n  \"a\": 1,\n}") << 2 << 9
-                                              << u"trailing comma before '}' is not allowed"_s;
-    QTest::newRow("trailing comma in array") << QByteArray("{ \"a\": [1, 2, ] }") << 1 << 13
-                                             << u"trailing comma before ']' is not allowed"_s;
-    QTest::newRow("unterminated string at end") << QByteArray("{ \"a\": \"abc") << 1 << 8
-                                                << u"unterminated string"_s;
-    QTest::newRow("unterminated string at line end") << QByteArray("{ \"a\": \"abc\n}") << 1 << 8
-                                                     << u"unterminated string"_s;
-    QTest::newRow("duplicate key names both lines") << QByteArray("{\n  \"a\": 1,\n\n  \"a\": 2\n}") << 4 << 3
-                                                    << u"duplicate key \"a\" on line 4; it is already defined on line 2"_s;
-    QTest::newRow("line comment") << QByteArray("{\n  // note\n  \"a\": 1\n}") << 2 << 3
-                                  << u"comments are not allowed in JSON"_s;
-    QTest::newRow("block comment") << QByteArray("{ \"a\": 1 /* x */ }") << 1 << 10
-                                   << u"comments are not allowed in JSON"_s;
-    QTest::newRow("missing comma between members") << QByteArray("{\n  \"a\": 1\n  \"b\": 2\n}") << 3 << 3
-                                                   << u"expected ',' or '}' after object member, found character '\"'"_s;
-    QTest::newRow("missing comma between elements") << QByteArray("[1 2]") << 1 << 4
-                                                    << u"expected ',' or ']' after array element"_s;
-    QTest::newRow("missing colon") << QByteArray("{ \"a\" 1 }") << 1 << 7 << u"expected ':' after object key"_s;
-    QTest::newRow("single quotes") << QByteArray("{ \"a\": 'x' }") << 1 << 8
-                                   << u"strings must use double quotes"_s;
-    QTest::newRow("unquoted key") << QByteArray("{ a: 1 }") << 1 << 3 << u"expected a key in double quotes"_s;
-    QTest::newRow("capitalised literal") << QByteArray("{ \"a\": True }") << 1 << 8
-                                         << u"\"True\" is not valid JSON; write \"true\""_s;
-    QTest::newRow("bare word") << QByteArray("{ \"a\": chaos }") << 1 << 8
-                               << u"unexpected word \"chaos\"; strings must be in double quotes"_s;
-    QTest::newRow("unquoted duration") << QByteArray("{ \"a\": 10s }") << 1 << 10
-                                       << u"unexpected character 's' after a number"_s;
-    QTest::newRow("leading zero") << QByteArray("[012]") << 1 << 2 << u"leading zeros"_s;
-    QTest::newRow("dot without digits") << QByteArray("[1.]") << 1 << 4 << u"expected a digit after '.'"_s;
-    QTest::newRow("empty document") << QByteArray(" \n ") << 2 << 2 << u"empty document"_s;
-    QTest::newRow("unclosed object") << QByteArray("{\n  \"a\": {\n    \"b\": 1\n") << 4 << 1
-                                     << u"the object opened at line 2, column 8 is not closed"_s;
-    QTest::newRow("unclosed array") << QByteArray("[1,") << 1 << 4
-                                    << u"the array opened at line 1, column 1 is not closed"_s;
-    QTest::newRow("nesting depth is limited") << QByteArray(300, '[') << 1 << 258 << u"nesting is deeper than 256"_s;
-    QTest::newRow("content after document") << QByteArray("{}\n{}") << 2 << 1
-                                            << u"unexpected character '{' after the end of the document"_s;
-    QTest::newRow("invalid escape") << QByteArray("[\"a\\qb\"]") << 1 << 4 << u"invalid escape '\\q'"_s;
-    QTest::newRow("unpaired surrogate") << QByteArray("[\"\\ud83d!\"]") << 1 << 3
-                                        << u"not followed by a low surrogate"_s;
-    QTest::newRow("raw tab in string") << QByteArray("[\"a\tb\"]") << 1 << 4
-                                       << u"control character U+0009 in string"_s;
-    QTest::newRow("invalid UTF-8") << QByteArray("[\"ok\",\n \"\xC3(\"]") << 2 << 3 << u"invalid UTF-8 (byte 0xC3)"_s;
-    QTest::newRow("columns count characters not bytes") << QByteArray("{ \"\xC3\xA9\xC3\xA9\": , }") << 1 << 9
-                                                        << u"expected a value, found character ','"_s;
-}
-
-void TestConfig::syntaxErrors()
-{
-    QFETCH(QByteArray, json);
-    QFETCH(int, line);
-    QFETCH(int, column);
-    QFETCH(QString, message);
-    const ConfigResult result = parse(json);
-    QCOMPARE(result.errors.size(), 1);
-    const ConfigError &e = result.errors.first();
-    QVERIFY2(e.message.contains(message), qPrintable(e.message));
-    QCOMPARE(e.file, u"test.json"_s);
-    QCOMPARE(e.line, line);
-    QCOMPARE(e.column, column);
-    QCOMPARE(e.keyPath, QString());
-}
 
 void TestConfig::validationErrors_data()
 {
@@ -634,34 +385,6 @@ void TestConfig::loadFileSetsSourceAndErrorFile()
     QCOMPARE(result.errors.first().toString(),
              path + u":1:51: trailing comma before '}' is not allowed"_s);
     QCOMPARE(result.config.sourceFile, path);
-}
-
-void TestConfig::errorToString_data()
-{
-    QTest::addColumn<QString>("file");
-    QTest::addColumn<int>("line");
-    QTest::addColumn<int>("column");
-    QTest::addColumn<QString>("keyPath");
-    QTest::addColumn<QString>("expected");
-    QTest::newRow("everything") << u"berth.json"_s << 12 << 7 << u"services[1].config.stopDelay"_s
-                                << u"berth.json:12:7: services[1].config.stopDelay: bad duration \"5x\""_s;
-    QTest::newRow("syntax error has no key path") << u"berth.json"_s << 3 << 1 << QString()
-                                                  << u"berth.json:3:1: bad duration \"5x\""_s;
-    QTest::newRow("no position") << u"berth.json"_s << 0 << 0 << QString()
-                                 << u"berth.json: bad duration \"5x\""_s;
-    QTest::newRow("no file") << QString() << 2 << 4 << u"shutdown"_s
-                             << u"2:4: shutdown: bad duration \"5x\""_s;
-}
-
-void TestConfig::errorToString()
-{
-    QFETCH(QString, file);
-    QFETCH(int, line);
-    QFETCH(int, column);
-    QFETCH(QString, keyPath);
-    QFETCH(QString, expected);
-    const ConfigError e{file, line, column, keyPath, u"bad duration \"5x\""_s};
-    QCOMPARE(e.toString(), expected);
 }
 
 QTEST_GUILESS_MAIN(TestConfig)
