@@ -73,6 +73,17 @@ public:
         return waitFor(QStringLiteral("all \\d+ service\\(s\\) ready"), timeoutMs) >= 0;
     }
     void signal(int sig) { ::kill(pid(), sig); }
+    /// Asks for ledger dumps (SIGUSR1) until one shows \a pattern pending: a way to wait until
+    /// work is really in flight without sleeping.
+    bool waitForPending(const QString &pattern, int tries = 50)
+    {
+        for (int i = 0; i < tries; ++i) {
+            signal(SIGUSR1);
+            if (waitFor(pattern, 200) >= 0)
+                return true;
+        }
+        return false;
+    }
     qint64 pid() const { return m_proc.processId(); }
 
     /// Waits for the exit; returns the exit code, or -1 if it did not exit normally in time.
