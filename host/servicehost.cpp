@@ -88,8 +88,10 @@ ServiceHost::ServiceHost(const HostConfig &config, const ServiceRegistry &regist
     }
     for (ServiceRunner *r : std::as_const(m_order)) {
         for (const auto &dep : r->config().after) {
-            if (ServiceRunner *d = m_byName.value(dep))
+            if (ServiceRunner *d = m_byName.value(dep)) {
                 m_dependents[d].append(r);
+                m_dependencies[r].append(d);
+            }
         }
     }
     // serviceIdle can come from any thread that finishes work; AutoConnection queues it here.
@@ -109,7 +111,7 @@ ServiceHost::ServiceHost(const HostConfig &config, const ServiceRegistry &regist
     m_watchdog->setDefaultBudget(m_config.shutdown.deadline);
     m_lifetime.setExternalStopListener([this](int count) { m_watchdog->noteStopRequest(count); });
 
-    Shutdown::Parts parts{m_order, m_dependents, &m_ledger, &m_board, &m_trace, m_watchdog.get()};
+    Shutdown::Parts parts{m_order, m_dependents, m_dependencies, &m_ledger, &m_board, &m_trace, m_watchdog.get()};
     m_shutdown = new Shutdown(parts, this);
     m_shutdown->setConfig(m_config.shutdown);
     connect(m_shutdown, &Shutdown::phaseChanged, this, &ServiceHost::phaseChanged);
@@ -293,7 +295,8 @@ void ServiceHost::finish()
     }
     m_report = renderReport(m_board.snapshot(), m_ledger, m_shutdown->leaked(), m_ledger.nowMs(),
                             m_exitCode, why);
-    writeStderr(m_report);
+    if (m_options.printReport)
+        writeStderr(m_report);
     QString error;
     if (!m_options.traceFile.isEmpty() && !m_trace.writeTo(m_options.traceFile, &error))
         qCWarning(lcHost).noquote() << u"could not write the trace: "_s + error;

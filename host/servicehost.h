@@ -29,6 +29,7 @@ struct HostOptions
 {
     QString traceFile;   ///< --trace: Chrome trace-event JSON written at exit
     QString dumpFile;    ///< --dump: the ledger as JSON, written on every dump request (SIGUSR1)
+    bool printReport = true; ///< write the shutdown report to stderr when the shutdown completes
 };
 
 class ServiceHost : public QObject
@@ -84,6 +85,7 @@ private:
     QList<ServiceRunner *> m_order;
     QHash<QString, ServiceRunner *> m_byName;
     QHash<ServiceRunner *, QList<ServiceRunner *>> m_dependents;
+    QHash<ServiceRunner *, QList<ServiceRunner *>> m_dependencies;
     Shutdown *m_shutdown = nullptr;
     std::unique_ptr<Watchdog> m_watchdog;
     ForcedExit m_forcedExit;

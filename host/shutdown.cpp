@@ -36,7 +36,7 @@ Shutdown::Shutdown(const Parts &parts, QObject *parent) : QObject(parent), m_par
         }
     });
     for (ServiceRunner *r : std::as_const(m_parts.order))
-        connect(r, &ServiceRunner::done, this, &Shutdown::onRunnerDone, Qt::QueuedConnection);
+        connect(r, &ServiceRunner::done, this, [this, r] { onRunnerDone(r); }, Qt::QueuedConnection);
 }
 
 Shutdown::~Shutdown() = default;
@@ -166,36 +166,44 @@ void Shutdown::enter(Phase p)
 
 void Shutdown::scheduleStops()
 {
-    for (ServiceRunner *r : std::as_const(m_parts.order)) {
-        if (r->isDone() || r->stopRequested())
-            continue;
-        bool dependentsDone = true;
-        for (ServiceRunner *dep : m_parts.dependents.value(r)) {
-            if (!dep->isDone()) {
-                dependentsDone = false;
-                break;
-            }
-        }
-        if (dependentsDone)
-            r->requestStop();
-    }
+    for (ServiceRunner *r : std::as_const(m_parts.order))
+        stopIfDependentsDone(r);
 }
 
-bool Shutdown::allDone() const
+void Shutdown::stopIfDependentsDone(ServiceRunner *r)
 {
+    if (r->isDone() || r->stopRequested())
+        return;
+    for (ServiceRunner *dep : m_parts.dependents.value(r)) {
+        if (!dep->isDone())
+            return;
+    }
+    r->requestStop();
+}
+
+bool Shutdown::allDone()
+{
+    // Counted, not scanned: with a thousand services every stop would otherwise cost a pass.
+    if (m_done.size() == m_parts.order.size())
+        return true;
     for (ServiceRunner *r : std::as_const(m_parts.order)) {
-        if (!r->isDone())
+        if (r->isDone())
+            m_done.insert(r);
+        else
             return false;
     }
-    return true;
+    return m_done.size() == m_parts.order.size();
 }
 
-void Shutdown::onRunnerDone()
+void Shutdown::onRunnerDone(ServiceRunner *r)
 {
+    m_done.insert(r);
     if (m_phase < Phase::Drain || m_phase >= Phase::Close)
         return;
-    scheduleStops();
-    if (allDone())
+    // Only the services this one depended on can have become stoppable.
+    for (ServiceRunner *dependency : m_parts.dependencies.value(r))
+        stopIfDependentsDone(dependency);
+    if (m_done.size() == m_parts.order.size() && allDone())
         enter(Phase::Close);
 }
 

@@ -11,6 +11,7 @@
 
 #include <QtCore/QHash>
 #include <QtCore/QObject>
+#include <QtCore/QSet>
 
 class QTimer;
 
@@ -31,7 +32,8 @@ public:
     struct Parts
     {
         QList<ServiceRunner *> order;   ///< start order (dependencies first)
-        QHash<ServiceRunner *, QList<ServiceRunner *>> dependents;
+        QHash<ServiceRunner *, QList<ServiceRunner *>> dependents;    ///< who lists the key in "after"
+        QHash<ServiceRunner *, QList<ServiceRunner *>> dependencies;  ///< the key's "after", resolved
         WorkLedger *ledger = nullptr;
         StatusBoard *board = nullptr;
         Trace *trace = nullptr;
@@ -64,8 +66,9 @@ Q_SIGNALS:
 private:
     void enter(Phase p);
     void scheduleStops();
-    void onRunnerDone();
-    bool allDone() const;
+    void stopIfDependentsDone(ServiceRunner *r);
+    void onRunnerDone(ServiceRunner *r);
+    bool allDone();
     void close();
     qint64 now() const;
 
@@ -76,6 +79,7 @@ private:
     qint64 m_phaseStart = 0;
     qint64 m_drainEnd = 0, m_cancelEnd = 0, m_joinEnd = 0;
     QTimer *m_timer = nullptr;
+    QSet<ServiceRunner *> m_done;
     QList<WorkEntry> m_leaked;
     bool m_forced = false;
     QString m_forcedWhy;

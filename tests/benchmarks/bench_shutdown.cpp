@@ -63,7 +63,9 @@ struct Timing
 Timing startAndStop(const HostConfig &config)
 {
     Lifetime lifetime;
-    ServiceHost host(config, g_registry, lifetime);
+    HostOptions quiet;
+    quiet.printReport = false;
+    ServiceHost host(config, g_registry, lifetime, quiet);
     QEventLoop loop;
     QObject::connect(&host, &ServiceHost::allReady, &loop, &QEventLoop::quit);
     QObject::connect(&host, &ServiceHost::finished, &loop, &QEventLoop::quit);
@@ -87,7 +89,9 @@ double signalToIntakeUs()
 {
     Lifetime lifetime;
     const auto sources = platform::installStopSources(lifetime);
-    ServiceHost host(makeConfig(1, 1, 0), g_registry, lifetime);
+    HostOptions quiet;
+    quiet.printReport = false;
+    ServiceHost host(makeConfig(1, 1, 0), g_registry, lifetime, quiet);
     QEventLoop loop;
     QObject::connect(&host, &ServiceHost::allReady, &loop, &QEventLoop::quit);
     host.start();
