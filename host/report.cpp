@@ -131,8 +131,8 @@ QString renderReport(const BoardSnapshot &board, const WorkLedger &ledger,
         out << u"    %1 %2%3"_s.arg(p.name.leftJustified(8), ms(end - p.startMs),
                                     p.endMs < 0 ? u" (cut off)"_s : QString());
     }
-    const QList<int> widths{18, 12, 10, 8, 8, 10, 7, 0};
-    out << row({u"service"_s, u"state"_s, u"stop took"_s, u"done"_s, u"drained"_s,
+    const QList<int> widths{18, 12, 10, 10, 8, 10, 7, 0};
+    out << row({u"service"_s, u"state"_s, u"stop took"_s, u"completed"_s, u"drained"_s,
                 u"cancelled"_s, u"leaked"_s, u"stopping during"_s},
                widths);
     for (const auto &s : board.services) {
