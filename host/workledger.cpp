@@ -108,29 +108,15 @@ quint64 WorkLedger::add(const QString &service, const QString &kind, const QStri
 
 void WorkLedger::finish(quint64 id)
 {
-    QString idleService;
-    {
-        QMutexLocker lock(&d->mutex);
-        auto it = d->items.find(id);
-        if (it == d->items.end())
-            return;
-        auto &state = d->services[it->second.entry.service];
-        --state.counts.active;
-        if (it->second.entry.cancelRequested)
-            ++state.counts.cancelled;
-        else if (state.stopping)
-            ++state.counts.drained;
-        else
-            ++state.counts.completed;
-        if (state.counts.active == 0)
-            idleService = it->second.entry.service;
-        d->items.erase(it);
-    }
-    if (!idleService.isNull())
-        Q_EMIT serviceIdle(idleService);
+    settle(id, false);
 }
 
 void WorkLedger::closeEntryAsLeak(quint64 id)
+{
+    settle(id, true);
+}
+
+void WorkLedger::settle(quint64 id, bool leaked)
 {
     QString idleService;
     {
@@ -140,7 +126,14 @@ void WorkLedger::closeEntryAsLeak(quint64 id)
             return;
         auto &state = d->services[it->second.entry.service];
         --state.counts.active;
-        ++state.counts.leaked;
+        if (leaked)
+            ++state.counts.leaked;
+        else if (it->second.entry.cancelRequested)
+            ++state.counts.cancelled;
+        else if (state.stopping)
+            ++state.counts.drained;
+        else
+            ++state.counts.completed;
         if (state.counts.active == 0)
             idleService = it->second.entry.service;
         d->items.erase(it);

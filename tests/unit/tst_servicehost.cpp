@@ -79,6 +79,13 @@ struct Run
         return true;
     }
     int index(const QString &event) const { return int(g_events.indexOf(event)); }
+    /// Starts the host and waits until every service is ready.
+    bool startReady()
+    {
+        QSignalSpy ready(host.get(), &ServiceHost::allReady);
+        host->start();
+        return !ready.isEmpty() || ready.wait(5000);
+    }
 };
 
 #define LOAD(run, json) QVERIFY((run).load(json))
@@ -118,9 +125,7 @@ void TestServiceHost::startsDependenciesFirstAndBranchesConcurrently()
         {"name":"c","type":"probe","after":["a"],"config":{"startDelay":50}},
         {"name":"a","type":"probe","config":{"startDelay":20}}]})";
     LOAD(run, cfg);
-    QSignalSpy ready(run.host.get(), &ServiceHost::allReady);
-    run.host->start();
-    QVERIFY(ready.wait(5000));
+    QVERIFY(run.startReady());
     QVERIFY(run.index(u"ready:a"_s) < run.index(u"start:b"_s));
     QVERIFY(run.index(u"ready:a"_s) < run.index(u"start:c"_s));
     // b and c are independent: both start before either is ready.
@@ -142,9 +147,7 @@ void TestServiceHost::stopsDependentsFirstAndBranchesConcurrently()
         {"name":"c","type":"probe","after":["a"],"config":{"stopDelay":80}},
         {"name":"d","type":"probe","after":["b","c"],"config":{"stopDelay":20}}]})";
     LOAD(run, cfg);
-    QSignalSpy ready(run.host.get(), &ServiceHost::allReady);
-    run.host->start();
-    QVERIFY(ready.wait(5000));
+    QVERIFY(run.startReady());
     g_events.clear();
     run.lifetime.requestStop({u"test"_s, {}});
     QTRY_VERIFY_WITH_TIMEOUT(run.host->isFinished(), 5000);
@@ -164,9 +167,7 @@ void TestServiceHost::drainLetsWorkFinish()
     const QByteArray cfg = R"({"shutdown":{"deadline":"5s","drain":"3s","cancel":"1s"},"services":[
         {"name":"w","type":"chaos","config":{"workEvery":"20ms","workDuration":"300ms"}}]})";
     LOAD(run, cfg);
-    QSignalSpy ready(run.host.get(), &ServiceHost::allReady);
-    run.host->start();
-    QVERIFY(ready.wait(5000));
+    QVERIFY(run.startReady());
     QTRY_VERIFY_WITH_TIMEOUT(run.host->ledger().activeCount(u"w"_s) >= 3, 5000);
     run.lifetime.requestStop({u"test"_s, {}});
     QTRY_VERIFY_WITH_TIMEOUT(run.host->isFinished(), 5000);
@@ -184,9 +185,7 @@ void TestServiceHost::cancelAfterDrainBudget()
     const QByteArray cfg = R"({"shutdown":{"deadline":"5s","drain":"200ms","cancel":"1s"},"services":[
         {"name":"w","type":"chaos","config":{"workEvery":"20ms","workDuration":"30s"}}]})";
     LOAD(run, cfg);
-    QSignalSpy ready(run.host.get(), &ServiceHost::allReady);
-    run.host->start();
-    QVERIFY(ready.wait(5000));
+    QVERIFY(run.startReady());
     QTRY_VERIFY_WITH_TIMEOUT(run.host->ledger().activeCount(u"w"_s) >= 3, 5000);
     const int pending = run.host->ledger().activeCount(u"w"_s);
     QElapsedTimer t;
@@ -207,9 +206,7 @@ void TestServiceHost::secondRequestJumpsToCancel()
     const QByteArray cfg = R"({"shutdown":{"deadline":"20s","drain":"15s","cancel":"1s"},"services":[
         {"name":"w","type":"chaos","config":{"workEvery":"20ms","workDuration":"30s"}}]})";
     LOAD(run, cfg);
-    QSignalSpy ready(run.host.get(), &ServiceHost::allReady);
-    run.host->start();
-    QVERIFY(ready.wait(5000));
+    QVERIFY(run.startReady());
     QTRY_VERIFY_WITH_TIMEOUT(run.host->ledger().activeCount(u"w"_s) >= 1, 5000);
     run.lifetime.requestStop({u"test"_s, {}});
     QTRY_COMPARE_WITH_TIMEOUT(run.host->phase(), Shutdown::Phase::Drain, 5000);
@@ -225,9 +222,7 @@ void TestServiceHost::thirdRequestFinishesAtOnce()
     const QByteArray cfg = R"({"shutdown":{"deadline":"30s","drain":"10s","cancel":"10s"},"services":[
         {"name":"h","type":"chaos","config":{"stopHang":true}}]})";
     LOAD(run, cfg);
-    QSignalSpy ready(run.host.get(), &ServiceHost::allReady);
-    run.host->start();
-    QVERIFY(ready.wait(5000));
+    QVERIFY(run.startReady());
     for (int i = 0; i < 3; ++i)
         run.lifetime.requestStop({u"test"_s, {}});
     QTRY_VERIFY_WITH_TIMEOUT(run.host->isFinished(), 2000);
@@ -243,9 +238,7 @@ void TestServiceHost::stopTimeoutAbandonsAndDependencyStillStops()
         {"name":"base","type":"probe"},
         {"name":"hang","type":"chaos","after":["base"],"stopTimeout":"200ms","config":{"stopHang":true}}]})";
     LOAD(run, cfg);
-    QSignalSpy ready(run.host.get(), &ServiceHost::allReady);
-    run.host->start();
-    QVERIFY(ready.wait(5000));
+    QVERIFY(run.startReady());
     QElapsedTimer t;
     t.start();
     run.lifetime.requestStop({u"test"_s, {}});
@@ -334,9 +327,7 @@ void TestServiceHost::leakIsReportedAndForcesExit()
     const QByteArray cfg = R"({"shutdown":{"deadline":"2s","drain":"200ms","cancel":"200ms","reserve":"100ms"},"services":[
         {"name":"leaky","type":"chaos","config":{"leak":2}}]})";
     LOAD(run, cfg);
-    QSignalSpy ready(run.host.get(), &ServiceHost::allReady);
-    run.host->start();
-    QVERIFY(ready.wait(5000));
+    QVERIFY(run.startReady());
     run.lifetime.requestStop({u"test"_s, {}});
     QTRY_VERIFY_WITH_TIMEOUT(run.host->isFinished(), 5000);
     QCOMPARE(run.host->exitCode(), 3);
@@ -384,9 +375,7 @@ void TestServiceHost::watchdogForcesExitWhenLoopIsBlocked()
     const QByteArray cfg = R"({"shutdown":{"deadline":"300ms","drain":"100ms","cancel":"50ms","reserve":"50ms"},"services":[
         {"name":"blocker","type":"chaos","config":{"stopBlock":"1500ms"}}]})";
     LOAD(run, cfg);
-    QSignalSpy ready(run.host.get(), &ServiceHost::allReady);
-    run.host->start();
-    QVERIFY(ready.wait(5000));
+    QVERIFY(run.startReady());
     run.lifetime.requestStop({u"test"_s, {}});
     QTRY_COMPARE_WITH_TIMEOUT(run.forcedCode.load(), 3, 5000);
     QVERIFY2(run.forcedReport.contains(u"blocker"_s) && run.forcedReport.contains(u"stopping"_s), qPrintable(run.forcedReport));
@@ -400,9 +389,7 @@ void TestServiceHost::platformLimitShortensDeadline()
     const QByteArray cfg = R"({"shutdown":{"deadline":"30s","drain":"20s","cancel":"5s"},"services":[
         {"name":"w","type":"chaos","config":{"workEvery":"20ms","workDuration":"60s"}}]})";
     LOAD(run, cfg);
-    QSignalSpy ready(run.host.get(), &ServiceHost::allReady);
-    run.host->start();
-    QVERIFY(ready.wait(5000));
+    QVERIFY(run.startReady());
     QTRY_VERIFY_WITH_TIMEOUT(run.host->ledger().activeCount(u"w"_s) >= 1, 5000);
     QElapsedTimer t;
     t.start();
@@ -419,9 +406,7 @@ void TestServiceHost::intakeDelayKeepsServingFirst()
     const QByteArray cfg = R"({"shutdown":{"deadline":"5s","intakeDelay":"300ms","drain":"2s","cancel":"1s"},"services":[
         {"name":"a","type":"probe"}]})";
     LOAD(run, cfg);
-    QSignalSpy ready(run.host.get(), &ServiceHost::allReady);
-    run.host->start();
-    QVERIFY(ready.wait(5000));
+    QVERIFY(run.startReady());
     QElapsedTimer t;
     t.start();
     run.lifetime.requestStop({u"SIGTERM"_s, {}});

@@ -101,6 +101,7 @@ Q_SIGNALS:
     void serviceIdle(const QString &service);
 
 private:
+    void settle(quint64 id, bool leaked);
     struct Private;
     std::unique_ptr<Private> d;
 };
