@@ -126,7 +126,11 @@ ServiceHost::~ServiceHost()
 {
     m_lifetime.setExternalStopListener({});
     m_watchdog.reset();
-    // Runners are children; they release their instances as they go.
+    // Runners first, while the ledger their services' tickets point into still exists (as
+    // children they would only go after every member, the ledger included).
+    qDeleteAll(m_order);
+    m_order.clear();
+    m_byName.clear();
 }
 
 void ServiceHost::start()

@@ -50,17 +50,8 @@ struct WorkLedger::Private
 
 WorkTicket::~WorkTicket()
 {
-    if (m_ledger && m_id) {
-        const auto pending = m_ledger->snapshot();
-        for (const auto &e : pending) {
-            if (e.id == m_id) {
-                qCWarning(lcLedger).noquote()
-                    << "work destroyed while pending:" << WorkLedger::describe(e, m_ledger->nowMs());
-                break;
-            }
-        }
+    if (m_ledger && m_id)
         m_ledger->closeEntryAsLeak(m_id);
-    }
 }
 
 void WorkTicket::finish()
@@ -126,8 +117,11 @@ void WorkLedger::settle(quint64 id, bool leaked)
             return;
         auto &state = d->services[it->second.entry.service];
         --state.counts.active;
-        if (leaked)
+        if (leaked) {
             ++state.counts.leaked;
+            qCWarning(lcLedger).noquote() << u"work destroyed while pending: "_s
+                    + describe(it->second.entry, d->clock.elapsed());
+        }
         else if (it->second.entry.cancelRequested)
             ++state.counts.cancelled;
         else if (state.stopping)

@@ -114,6 +114,7 @@ private Q_SLOTS:
     void watchdogForcesExitWhenLoopIsBlocked();
     void platformLimitShortensDeadline();
     void intakeDelayKeepsServingFirst();
+    void hostDestroyedWhileWorkIsPendingIsSafe();
 };
 
 void TestServiceHost::startsDependenciesFirstAndBranchesConcurrently()
@@ -414,6 +415,19 @@ void TestServiceHost::intakeDelayKeepsServingFirst()
     QVERIFY(t.elapsed() >= 290);
     QTRY_VERIFY_WITH_TIMEOUT(run.host->isFinished(), 5000);
     QCOMPARE(run.host->exitCode(), 0);
+}
+
+void TestServiceHost::hostDestroyedWhileWorkIsPendingIsSafe()
+{
+    // Not the normal path (that is a shutdown), but a host torn down mid-run must neither crash
+    // nor lose track: the pending jobs are logged as destroyed while pending.
+    Run run;
+    const QByteArray cfg = R"({"services":[{"name":"w","type":"chaos","config":{"workEvery":"10ms","workDuration":"30s","leak":1}}]})";
+    LOAD(run, cfg);
+    QVERIFY(run.startReady());
+    QTRY_VERIFY_WITH_TIMEOUT(run.host->ledger().activeCount(u"w"_s) >= 3, 5000);
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(u"work destroyed while pending: w: (job|leak) .*"_s));
+    run.host.reset();
 }
 
 QTEST_GUILESS_MAIN(TestServiceHost)

@@ -84,7 +84,8 @@ public:
     void markStopping(const QString &service);
     /// Closes \a service: whatever is still pending is counted as leaked and forgotten.
     QList<WorkEntry> closeService(const QString &service);
-    /// Forgets one pending entry and counts it as leaked (a WorkTicket destroyed while pending).
+    /// Forgets one pending entry, counts it as leaked and logs it (a WorkTicket destroyed while
+    /// its work was pending). Unknown or finished ids are ignored.
     void closeEntryAsLeak(quint64 id);
 
     QList<WorkEntry> snapshot(const QString &service = {}) const;
