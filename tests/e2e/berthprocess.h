@@ -8,6 +8,7 @@
 #include <QtCore/QProcess>
 #include <QtCore/QRegularExpression>
 #include <QtCore/QTemporaryDir>
+#include <QtCore/QThread>
 #include <QtTest/QTest>
 
 #include <signal.h>
@@ -73,6 +74,27 @@ public:
         return waitFor(QStringLiteral("all \\d+ service\\(s\\) ready"), timeoutMs) >= 0;
     }
     void signal(int sig) { ::kill(pid(), sig); }
+    /// Sends \a sig and waits until the process has taken it (it is no longer pending), so that
+    /// the next one is a separate delivery: standard signals sent back to back coalesce.
+    bool signalDelivered(int sig, int timeoutMs = 5000)
+    {
+        signal(sig);
+        QFile status(QStringLiteral("/proc/%1/status").arg(pid()));
+        QElapsedTimer t;
+        t.start();
+        while (t.elapsed() < timeoutMs) {
+            if (!status.open(QIODevice::ReadOnly))
+                return false;
+            const QByteArray text = status.readAll();
+            status.close();
+            const qsizetype at = text.indexOf("ShdPnd:");
+            const quint64 pending = text.mid(at + 7, text.indexOf('\n', at) - at - 7).trimmed().toULongLong(nullptr, 16);
+            if (!(pending & (1ull << (sig - 1))))
+                return true;
+            QThread::yieldCurrentThread();
+        }
+        return false;
+    }
     /// Asks for ledger dumps (SIGUSR1) until one shows \a pattern pending: a way to wait until
     /// work is really in flight without sleeping.
     bool waitForPending(const QString &pattern, int tries = 50)

@@ -17,6 +17,7 @@ private Q_SLOTS:
     void stopSignalStopsInReverseOrder();
     void secondSigintCancelsWhatIsLeft();
     void thirdSigintFinishesAtOnce();
+    void thirdSigintFinishesEvenWhileTheLoopIsBlocked();
     void deadlineHoldsWhenAServiceBlocksTheLoop();
     void sighupReloadsValidConfig();
     void sighupKeepsOldConfigWhenNewOneIsInvalid();
@@ -93,6 +94,27 @@ void TestE2eSignals::thirdSigintFinishesAtOnce()
     const QString err = b.stdErr();
     QVERIFY2(err.contains(u"third stop request"_s), qPrintable(err));
     QVERIFY(err.contains(u"hang"_s));
+}
+
+void TestE2eSignals::thirdSigintFinishesEvenWhileTheLoopIsBlocked()
+{
+    // The host thread is stuck in stop(); only the watchdog, told by the signal delivery
+    // thread, can see the 2nd and 3rd request.
+    BerthProcess b;
+    b.run(R"({"shutdown":{"deadline":"60s","drain":"30s","cancel":"20s"},"services":[
+        {"name":"blocker","type":"chaos","config":{"stopBlock":"30s"}}]})");
+    QVERIFY2(b.waitReady(), qPrintable(b.stdErr()));
+    b.signal(SIGINT);
+    QVERIFY(b.waitFor(u"blocking the event loop"_s) >= 0);
+    QElapsedTimer t;
+    t.start();
+    QVERIFY(b.signalDelivered(SIGINT));
+    QVERIFY(b.signalDelivered(SIGINT));
+    QCOMPARE(b.finish(5000), 3);
+    QVERIFY(t.elapsed() < 2000);
+    const QString err = b.stdErr();
+    QVERIFY2(err.contains(u"exit code 3: shutdown forced: work was still pending when its budget ran out (third stop request)"_s), qPrintable(err));
+    QVERIFY(err.contains(u"still stopping at the deadline: blocker"_s));
 }
 
 void TestE2eSignals::deadlineHoldsWhenAServiceBlocksTheLoop()

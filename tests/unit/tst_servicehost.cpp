@@ -315,6 +315,9 @@ void TestServiceHost::restartBacksOffAndStopsCleanly()
     const QByteArray cfg = R"({"services":[{"name":"f","type":"chaos","onFailure":"restart","restartDelay":"20ms",
         "restartMaxDelay":"80ms","restartLimit":3,"config":{"failAfter":"10ms"}}]})";
     LOAD(run, cfg);
+    // The backoff doubles from restartDelay and is capped at restartMaxDelay.
+    for (const char *step : {"restart 1 in 20ms", "restart 2 in 40ms", "restart 3 in 80ms"})
+        QTest::ignoreMessage(QtWarningMsg, qPrintable(u"f: failed: chaos: failAfter 10ms; "_s + QLatin1String(step)));
     run.host->start();
     // Three restarts, then the limit makes the failure final and stops the host.
     QTRY_VERIFY_WITH_TIMEOUT(run.host->isFinished(), 5000);
