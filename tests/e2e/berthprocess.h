@@ -40,6 +40,7 @@ public:
         return path;
     }
     QString path(const QString &name) const { return m_dir.filePath(name); }
+    void setProgram(const QString &program) { m_proc.setProgram(program); }
 
     /// Starts `berth run --config <json written to berth.json>` plus \a extra arguments.
     void run(const QByteArray &json, const QStringList &extra = {})

@@ -15,6 +15,7 @@ private Q_SLOTS:
     void badInputExitsTwoWithPosition_data();
     void badInputExitsTwoWithPosition();
     void demoRunsWithoutConfigAndStopsCleanly();
+    void ownExecutableAddsServiceTypes();
 };
 
 void TestE2eCli::helpNamesCommandsAndExitCodes()
@@ -101,6 +102,25 @@ void TestE2eCli::demoRunsWithoutConfigAndStopsCleanly()
     b.signal(SIGTERM);
     QCOMPARE(b.finish(), 0);
     QVERIFY2(b.stdErr().contains(u"exit code 0: clean stop"_s), qPrintable(b.stdErr()));
+}
+
+void TestE2eCli::ownExecutableAddsServiceTypes()
+{
+    BerthProcess list;
+    list.setProgram(QStringLiteral(CUSTOM_BERTH_BINARY));
+    list.start({u"services"_s});
+    QCOMPARE(list.finish(), 0);
+    const QString types = list.stdOut();
+    QVERIFY2(types.contains(u"poller  the README's example service"_s) && types.contains(u"chaos  "_s), qPrintable(types));
+
+    BerthProcess b;
+    b.setProgram(QStringLiteral(CUSTOM_BERTH_BINARY));
+    b.run(R"({"services":[{"name":"p","type":"poller"}]})");
+    QVERIFY2(b.waitReady(), qPrintable(b.stdErr()));
+    QVERIFY(b.waitForPending(u"p: job \"poll #"_s));
+    b.signal(SIGTERM);
+    QCOMPARE(b.finish(), 0);
+    QVERIFY2(QRegularExpression(u"\\n  p +stopped +\\d+ms +\\d+ +[1-9]"_s).match(b.stdErr()).hasMatch(), qPrintable(b.stdErr()));
 }
 
 QTEST_GUILESS_MAIN(TestE2eCli)

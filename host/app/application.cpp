@@ -1,0 +1,184 @@
+// Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+// The `berth` command line: run, check, services. Shared by the berth executable and by
+// users' own executables that add service types (berth/application.h).
+#include "builtin.h"
+#include "config.h"
+#include "logging.h"
+#include "platform.h"
+#include "report.h"
+#include "servicehost.h"
+
+#include <berth/application.h>
+#include <berth/lifetime.h>
+#include <berth/serviceregistry.h>
+
+#include <QtCore/QCommandLineParser>
+#include <QtCore/QCoreApplication>
+#include <QtCore/QTextStream>
+
+#include <cstdio>
+
+using namespace Qt::StringLiterals;
+using namespace berth;
+
+namespace {
+
+const char kDescription[] =
+    "Berth runs services on one Qt event loop and turns every way the process is told to stop\n"
+    "into one ordered shutdown: intake -> drain -> cancel -> join -> close, each phase with a\n"
+    "budget cut from one deadline.\n"
+    "\n"
+    "Commands:\n"
+    "  run        run the services of --config (without it: a built-in demo)\n"
+    "  check      validate --config and exit\n"
+    "  services   list the service types and their config keys\n"
+    "\n"
+    "Signals (run): SIGINT/SIGTERM stop (a 2nd cancels what is left, a 3rd finishes at once),\n"
+    "  SIGHUP reloads the config file, SIGUSR1 dumps pending work to the log.\n"
+    "\n"
+    "Exit codes:\n"
+    "  0  clean stop\n"
+    "  1  a service failed (to start, while running, or to stop)\n"
+    "  2  bad command line or config\n"
+    "  3  shutdown forced: work was still pending when its budget ran out";
+
+void printErr(const QString &text)
+{
+    const QByteArray b = text.toUtf8() + '\n';
+    std::fwrite(b.constData(), 1, size_t(b.size()), stderr);
+}
+
+void printOut(const QString &text)
+{
+    const QByteArray b = text.toUtf8() + '\n';
+    std::fwrite(b.constData(), 1, size_t(b.size()), stdout);
+    std::fflush(stdout);
+}
+
+bool loadConfig(const QCommandLineParser &parser, const ServiceRegistry &registry, HostConfig *out)
+{
+    ConfigResult result = parser.isSet(u"config"_s)
+        ? loadConfigFile(parser.value(u"config"_s), registry)
+        : parseConfig(demoConfigJson(), u"<built-in demo config>"_s, registry);
+    for (const auto &e : std::as_const(result.errors))
+        printErr(e.toString());
+    if (!result.ok()) {
+        printErr(u"berth: %1 config error(s); nothing was started"_s.arg(result.errors.size()));
+        return false;
+    }
+    *out = result.config;
+    return true;
+}
+
+QString kindName(ConfigKey::Kind k)
+{
+    switch (k) {
+    case ConfigKey::Kind::String: return u"string"_s;
+    case ConfigKey::Kind::Bool: return u"bool"_s;
+    case ConfigKey::Kind::Integer: return u"integer"_s;
+    case ConfigKey::Kind::Number: return u"number"_s;
+    case ConfigKey::Kind::Duration: return u"duration"_s;
+    case ConfigKey::Kind::StringOrList: return u"string or list"_s;
+    case ConfigKey::Kind::StringList: return u"list of strings"_s;
+    case ConfigKey::Kind::Object: return u"object"_s;
+    case ConfigKey::Kind::Enum: return u"one of"_s;
+    }
+    return {};
+}
+
+int listServices(const ServiceRegistry &registry)
+{
+    for (const auto &t : registry.types()) {
+        printOut(t.name + u"  " + t.description);
+        for (const auto &k : t.schema) {
+            QString kind = kindName(k.kind);
+            if (k.kind == ConfigKey::Kind::Enum)
+                kind += u' ' + k.choices.join(u'|');
+            printOut(u"    %1 (%2%3)  %4"_s.arg(k.name, kind, k.required ? u", required"_s : QString(), k.help));
+        }
+    }
+    return ExitClean;
+}
+
+int runHost(QCoreApplication &app, const QCommandLineParser &parser, const ServiceRegistry &registry)
+{
+    HostConfig config;
+    if (!loadConfig(parser, registry, &config))
+        return ExitUsage;
+    Lifetime lifetime;
+    const auto sources = platform::installStopSources(lifetime);
+    HostOptions options;
+    options.traceFile = parser.value(u"trace"_s);
+    options.dumpFile = parser.value(u"dump"_s);
+    ServiceHost host(config, registry, lifetime, options);
+    QObject::connect(&host, &ServiceHost::finished, &app, [&app](int code) { app.exit(code); },
+                     Qt::QueuedConnection);
+    qCInfo(lcHost).noquote() << u"berth %1 (%2), pid %3, config %4"_s.arg(
+        QCoreApplication::applicationVersion(), QLatin1String(platform::name()),
+        QString::number(QCoreApplication::applicationPid()),
+        config.sourceFile.isEmpty() ? u"<built-in demo>"_s : config.sourceFile);
+    // Queued: start once the loop runs, so that nothing can finish before exec() listens.
+    QMetaObject::invokeMethod(&host, &ServiceHost::start, Qt::QueuedConnection);
+    return app.exec();
+}
+
+} // namespace
+
+int berth::runApplication(int argc, char **argv,
+                          const std::function<void(ServiceRegistry &)> &registerTypes)
+{
+    platform::earlyInit();
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(u"berth"_s);
+    QCoreApplication::setApplicationVersion(QStringLiteral(BERTH_VERSION));
+    installLogFormat();
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QString::fromLatin1(kDescription));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addPositionalArgument(u"command"_s, u"run | check | services"_s, u"<command>"_s);
+    parser.addOption({u"config"_s, u"The JSON config file."_s, u"file"_s});
+    parser.addOption({u"dump"_s, u"run: on SIGUSR1, also write the pending work as JSON to this file."_s, u"file"_s});
+    parser.addOption({u"trace"_s, u"run: write the start-up and shutdown timeline as Chrome trace-event JSON."_s, u"file"_s});
+    if (!parser.parse(QCoreApplication::arguments())) {
+        printErr(u"berth: "_s + parser.errorText() + u"\nTry 'berth --help'."_s);
+        return ExitUsage;
+    }
+    if (parser.isSet(u"help"_s)) {
+        printOut(parser.helpText());
+        return ExitClean;
+    }
+    if (parser.isSet(u"version"_s)) {
+        printOut(u"berth "_s + QCoreApplication::applicationVersion() + u" (" + QLatin1String(platform::name()) + u", Qt " + QLatin1String(qVersion()) + u')');
+        return ExitClean;
+    }
+    const QStringList args = parser.positionalArguments();
+    const QString command = args.value(0, u"run"_s);
+    if (args.size() > 1) {
+        printErr(u"berth: unexpected argument \"%1\"\nTry 'berth --help'."_s.arg(args.at(1)));
+        return ExitUsage;
+    }
+    ServiceRegistry registry;
+    registerBuiltinServices(registry);
+    if (registerTypes)
+        registerTypes(registry);
+
+    if (command == u"services")
+        return listServices(registry);
+    if (command == u"check") {
+        if (!parser.isSet(u"config"_s)) {
+            printErr(u"berth: check needs --config <file>"_s);
+            return ExitUsage;
+        }
+        HostConfig config;
+        if (!loadConfig(parser, registry, &config))
+            return ExitUsage;
+        printOut(u"%1: ok, %2 service(s)"_s.arg(config.sourceFile).arg(config.services.size()));
+        return ExitClean;
+    }
+    if (command == u"run")
+        return runHost(app, parser, registry);
+    printErr(u"berth: unknown command \"%1\" (expected run, check or services)\nTry 'berth --help'."_s.arg(command));
+    return ExitUsage;
+}
