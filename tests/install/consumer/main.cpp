@@ -1,0 +1,22 @@
+// Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+// Built against an installed Berth by tests/install/run.cmake.
+#include <berth/application.h>
+#include <berth/service.h>
+#include <berth/serviceregistry.h>
+
+class Hello : public berth::Service
+{
+    Q_OBJECT
+protected:
+    void start() override { reportReady(); }
+};
+
+int main(int argc, char **argv)
+{
+    return berth::runApplication(argc, argv, [](berth::ServiceRegistry &types) {
+        types.add({QStringLiteral("hello"), QStringLiteral("the smallest service there is"), {},
+                   [] { return std::make_unique<Hello>(); }});
+    });
+}
+
+#include "main.moc"
