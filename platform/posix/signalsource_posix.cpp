@@ -13,6 +13,7 @@
 #include <cstring>
 #include <system_error>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -45,7 +46,8 @@ constexpr SignalRoute kRoutes[] = {
 // The handler cannot reach an object, so what it touches lives here. Both must be lock-free:
 // a lock-based atomic could deadlock if the signal interrupted its own critical section.
 static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs lock-free atomics");
-std::atomic<int> s_writeFd{-1};
+std::atomic<int> s_writeFd{-1};   // read by the host thread's QSocketNotifier
+std::atomic<int> s_wakeFd{-1};    // read by the delivery thread
 std::atomic<int> s_stopSignals{0};
 std::atomic<bool> s_instanceExists{false};
 
@@ -74,12 +76,12 @@ void handleSignal(int signal)
     const int savedErrno = errno;
     if (signal == SIGINT || signal == SIGTERM)
         s_stopSignals.fetch_add(1);
-    const int fd = s_writeFd.load();
-    if (fd >= 0) {
-        const unsigned char byte = static_cast<unsigned char>(signal);
-        // Non-blocking: with the pipe full the byte is dropped, which only merges requests that
-        // nobody has read yet; the stop counter above stays exact.
-        [[maybe_unused]] const ssize_t written = ::write(fd, &byte, 1);
+    const unsigned char byte = static_cast<unsigned char>(signal);
+    // Non-blocking: with a pipe full the byte is dropped, which only merges requests that nobody
+    // has read yet; the stop counter above stays exact.
+    for (const int fd : {s_writeFd.load(), s_wakeFd.load()}) {
+        if (fd >= 0)
+            [[maybe_unused]] const ssize_t written = ::write(fd, &byte, 1);
     }
     errno = savedErrno;
 }
@@ -93,9 +95,21 @@ void setDisposition(int signal, void (*handler)(int))
     ::sigaction(signal, &action, nullptr);
 }
 
+// Plain socketpair() plus fcntl(): SOCK_NONBLOCK / SOCK_CLOEXEC do not exist on macOS.
 bool makeSocketPair(int fds[2])
 {
-    return ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0;
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0)
+        return false;
+    for (int i = 0; i < 2; ++i) {
+        if (::fcntl(fds[i], F_SETFL, ::fcntl(fds[i], F_GETFL) | O_NONBLOCK) != 0
+            || ::fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0) {
+            ::close(fds[0]);
+            ::close(fds[1]);
+            fds[0] = fds[1] = -1;
+            return false;
+        }
+    }
+    return true;
 }
 
 void closeFd(int &fd)
@@ -147,7 +161,7 @@ PosixSignalSource::PosixSignalSource(Lifetime &lifetime, QObject *parent)
                            "and interrupt, any thread");
     }
 
-    if (!makeSocketPair(m_signalFds) || !makeSocketPair(m_quitFds)) {
+    if (!makeSocketPair(m_signalFds) || !makeSocketPair(m_quitFds) || !makeSocketPair(m_wakeFds)) {
         qCCritical(lcPosix, "cannot create the signal pipes (%s): signals are not handled",
                    std::strerror(errno));
         return;
@@ -156,6 +170,7 @@ PosixSignalSource::PosixSignalSource(Lifetime &lifetime, QObject *parent)
     // Taken before the handler exists, so signals still pending from before this point count.
     m_notedStops = s_stopSignals.load();
     s_writeFd.store(m_signalFds[1]);
+    s_wakeFd.store(m_wakeFds[1]);
     for (const SignalRoute &route : kRoutes)
         setDisposition(route.signal, handleSignal);
     m_handlersInstalled = true;
@@ -189,10 +204,11 @@ PosixSignalSource::~PosixSignalSource()
             setDisposition(route.signal, SIG_DFL);
     }
     s_writeFd.store(-1);
-    for (int &fd : m_signalFds)
-        closeFd(fd);
-    for (int &fd : m_quitFds)
-        closeFd(fd);
+    s_wakeFd.store(-1);
+    for (int *pair : {m_signalFds, m_quitFds, m_wakeFds}) {
+        closeFd(pair[0]);
+        closeFd(pair[1]);
+    }
     s_instanceExists.store(false);
 }
 
@@ -231,30 +247,34 @@ void PosixSignalSource::readSignals()
 
 void PosixSignalSource::deliveryLoop()
 {
-    // Inherited from the creator after earlyInit(); blocked again here in case it was skipped,
-    // so that this thread, too, only takes the signals inside ppoll().
+    // The one thread with the signals unblocked, so the kernel delivers them here and the
+    // handler runs here. Plain poll() on a wake pipe the handler also writes to: no ppoll()
+    // (macOS has none) and no window in which a signal could slip past the wait.
     const sigset_t routed = routedSignals();
-    pthread_sigmask(SIG_BLOCK, &routed, nullptr);
-    sigset_t waitMask;
-    pthread_sigmask(SIG_SETMASK, nullptr, &waitMask);
-    for (const SignalRoute &route : kRoutes)
-        sigdelset(&waitMask, route.signal);
+    pthread_sigmask(SIG_UNBLOCK, &routed, nullptr);
 
-    pollfd quit = {m_quitFds[0], POLLIN, 0};
+    pollfd fds[2] = {{m_quitFds[0], POLLIN, 0}, {m_wakeFds[0], POLLIN, 0}};
     for (;;) {
-        const int ready = ::ppoll(&quit, 1, nullptr, &waitMask);
+        const int ready = ::poll(fds, 2, -1);
         const int error = errno;
-        // Back in a normal thread context (the handler has returned), so calling into the
-        // Lifetime is allowed. Checked on every wake-up, the last one included.
+        if (fds[1].revents & POLLIN) {
+            unsigned char drain[64];
+            while (::read(m_wakeFds[0], drain, sizeof drain) > 0) { }
+        }
+        // A normal thread context (the handler has returned), so calling into the Lifetime is
+        // allowed. Checked on every wake-up, the last one included.
         for (const int stops = s_stopSignals.load(); m_notedStops < stops; ++m_notedStops)
             m_lifetime.noteStopFromAnyThread();
-        if (ready > 0)
-            return;
+        if (ready > 0 && (fds[0].revents & POLLIN))
+            break;
         if (ready < 0 && error != EINTR && error != EAGAIN && error != ENOMEM) {
-            qCCritical(lcPosix, "signal delivery stopped: ppoll: %s", std::strerror(error));
-            return;
+            qCCritical(lcPosix, "signal delivery stopped: poll: %s", std::strerror(error));
+            break;
         }
     }
+    // Blocked again before the thread ends: a signal arriving from now on stays pending for the
+    // process instead of running the handler while the source is being torn down.
+    pthread_sigmask(SIG_BLOCK, &routed, nullptr);
 }
 
 } // namespace berth::platform

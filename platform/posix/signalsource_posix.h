@@ -19,7 +19,7 @@ namespace berth::platform {
 /// into requestDump(), on the thread that constructs it (which must run an event loop).
 ///
 /// earlyInit() blocks the four signals in every thread; the source then runs one delivery thread
-/// that has them unblocked only while it waits in ppoll(), so the (async-signal-safe) handler
+/// that has them unblocked and waits in poll() on a wake pipe, so the (async-signal-safe) handler
 /// always runs there. The handler writes the signal number to a self-pipe that a QSocketNotifier
 /// drains on the owning thread; the delivery thread also calls Lifetime::noteStopFromAnyThread()
 /// for every stop signal, so the watchdog sees a stop even when the owning thread is stuck.
@@ -48,6 +48,7 @@ private:
     Lifetime &m_lifetime;
     int m_signalFds[2] = {-1, -1}; ///< [1] written by the handler, [0] drained by m_notifier
     int m_quitFds[2] = {-1, -1}; ///< wakes the delivery thread for shutdown
+    int m_wakeFds[2] = {-1, -1}; ///< [1] written by the handler, [0] wakes the delivery thread
     int m_notedStops = 0; ///< stop signals passed to noteStopFromAnyThread(); delivery thread only
     bool m_handlersInstalled = false;
     QSocketNotifier *m_notifier = nullptr;

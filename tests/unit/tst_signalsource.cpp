@@ -306,7 +306,7 @@ void TestSignalSource::onlyDeliveryThreadUnblocks()
     QVERIFY(qThreadBlocks.get_future().get());
     QVERIFY(blocksAllRouted(currentThreadMask()));
 
-    // The delivery thread shows up once it sits in ppoll() with its wait mask.
+    // The delivery thread shows up once it has unblocked the signals for itself.
     QStringList unblocked;
     QTRY_COMPARE_WITH_TIMEOUT((unblocked = threadsWithRoutedUnblocked()).size(), 1, kTimeoutMs);
     QVERIFY(unblocked.first() != QString::number(::getpid())); // not the main thread
