@@ -106,11 +106,13 @@ int runHost(QCoreApplication &app, const QCommandLineParser &parser, const Servi
     if (!loadConfig(parser, registry, &config))
         return ExitUsage;
     Lifetime lifetime;
-    const auto sources = platform::installStopSources(lifetime);
     HostOptions options;
     options.traceFile = parser.value(u"trace"_s);
     options.dumpFile = parser.value(u"dump"_s);
     ServiceHost host(config, registry, lifetime, options);
+    // After the host, so that the sources (and their delivery thread, which calls the host's
+    // watchdog listener) are gone before the host is. Signals in between stay pending.
+    const auto sources = platform::installStopSources(lifetime);
     QObject::connect(&host, &ServiceHost::finished, &app, [&app](int code) { app.exit(code); },
                      Qt::QueuedConnection);
     qCInfo(lcHost).noquote() << u"berth %1 (%2), pid %3, config %4"_s.arg(

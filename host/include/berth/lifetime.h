@@ -44,7 +44,8 @@ public:
     void noteStopFromAnyThread();
     /// How many stop requests noteStopFromAnyThread() has seen.
     int externalStopNotes() const { return m_externalNotes.load(); }
-    /// Set by the host: called from whatever thread calls noteStopFromAnyThread().
+    /// Set by the host: called from whatever thread calls noteStopFromAnyThread(). Not
+    /// synchronised: set it before the stop sources exist and clear it after they are gone.
     void setExternalStopListener(std::function<void(int count)> listener);
 
 Q_SIGNALS:
