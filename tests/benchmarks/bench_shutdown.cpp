@@ -88,10 +88,10 @@ Timing startAndStop(const HostConfig &config)
 double signalToIntakeUs()
 {
     Lifetime lifetime;
-    const auto sources = platform::installStopSources(lifetime);
     HostOptions quiet;
     quiet.printReport = false;
     ServiceHost host(makeConfig(1, 1, 0), g_registry, lifetime, quiet);
+    const auto sources = platform::installStopSources(lifetime);   // gone before the host
     QEventLoop loop;
     QObject::connect(&host, &ServiceHost::allReady, &loop, &QEventLoop::quit);
     host.start();
