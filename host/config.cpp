@@ -95,7 +95,7 @@ ConfigResult loadConfigFile(const QString &path, const ServiceRegistry &types)
         json = file.readAll();
     if (file.error() != QFileDevice::NoError) {
         result.errors.append({path, 0, 0, QString(),
-                              u"cannot read config file \"%1\": %2"_s.arg(path, file.errorString())});
+                              u"cannot read the config file: %1"_s.arg(file.errorString())});
     } else {
         result = parseConfig(json, path, types);
     }
