@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian 12 machine and runs the whole test suite twice: a normal build and an
-# AddressSanitizer + UndefinedBehaviorSanitizer build. Both must be clean.
-# Usage: tests/run.sh [normal|asan]   (default: both)
+# Sets up a fresh Debian 12 machine and runs the whole test suite: a normal build, the POSIX
+# signal tests once more without ppoll() (the macOS path), and an AddressSanitizer +
+# UndefinedBehaviorSanitizer build. All must be clean.
+# Usage: tests/run.sh [normal|fallback|asan|tsan]   (default: the first three; tsan is opt-in)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/installer/deps.sh"
@@ -22,9 +23,25 @@ run_suite() {   # name, build dir, cmake args...
 if [ "$which" = all ] || [ "$which" = normal ]; then
     run_suite normal "$root/build" -DCMAKE_BUILD_TYPE=Debug
 fi
+if [ "$which" = all ] || [ "$which" = fallback ]; then
+    # The POSIX path without ppoll(), as macOS runs it: the signal tests only.
+    echo "=== fallback (no ppoll) build"
+    cmake -S "$root" -B "$root/build-noppoll" -G Ninja -DBERTH_DEVELOPER_MODE=ON "${launcher[@]}" \
+          -DCMAKE_BUILD_TYPE=Debug -DBERTH_HAVE_PPOLL=0 -DBERTH_BUILD_BENCHMARKS=OFF >/dev/null
+    cmake --build "$root/build-noppoll" -j2 --target tst_signalsource tst_e2e_signals berth custom_berth
+    echo "=== fallback (no ppoll) tests"
+    (cd "$root/build-noppoll" && ctest --output-on-failure -j2 --timeout 300 -R 'tst_signalsource|tst_e2e_signals')
+fi
 if [ "$which" = all ] || [ "$which" = asan ]; then
     export ASAN_OPTIONS="detect_leaks=1:strict_init_order=1:check_initialization_order=1"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
     export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp"
     run_suite asan "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DBERTH_SANITIZE=ON -DBERTH_BUILD_BENCHMARKS=OFF
 fi
+if [ "$which" = tsan ]; then
+    # Opt-in (not part of "all"): ThreadSanitizer over the whole suite.
+    export TSAN_OPTIONS="die_after_fork=0 suppressions=$root/tests/tsan.supp"
+    run_suite tsan "$root/build-tsan" -DCMAKE_BUILD_TYPE=Debug -DBERTH_BUILD_BENCHMARKS=OFF \
+        -DCMAKE_CXX_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread
+fi
+

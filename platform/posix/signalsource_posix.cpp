@@ -1,6 +1,8 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 #include "signalsource_posix.h"
 
+#include "config-platform.h"
+
 #include <berth/lifetime.h>
 
 #include <QtCore/QLoggingCategory>
@@ -111,6 +113,38 @@ bool makeSocketPair(int fds[2])
     }
     return true;
 }
+
+#if BERTH_HAVE_PPOLL
+// The signals stay blocked in the delivery thread too and are unblocked only inside ppoll(), so
+// the handler can run nowhere but in that wait.
+sigset_t prepareDeliveryThread()
+{
+    sigset_t waitMask;
+    pthread_sigmask(SIG_SETMASK, nullptr, &waitMask);
+    for (const SignalRoute &route : kRoutes)
+        sigdelset(&waitMask, route.signal);
+    return waitMask;
+}
+
+int waitForWake(pollfd *fds, nfds_t count, const sigset_t &waitMask)
+{
+    return ::ppoll(fds, count, nullptr, &waitMask);
+}
+#else
+// No ppoll() (macOS): the delivery thread keeps the signals unblocked. The handler also writes
+// to the wake pipe, so a signal taken outside poll() still wakes it.
+sigset_t prepareDeliveryThread()
+{
+    const sigset_t routed = routedSignals();
+    pthread_sigmask(SIG_UNBLOCK, &routed, nullptr);
+    return routed;
+}
+
+int waitForWake(pollfd *fds, nfds_t count, const sigset_t &)
+{
+    return ::poll(fds, count, -1);
+}
+#endif
 
 void closeFd(int &fd)
 {
@@ -247,15 +281,12 @@ void PosixSignalSource::readSignals()
 
 void PosixSignalSource::deliveryLoop()
 {
-    // The one thread with the signals unblocked, so the kernel delivers them here and the
-    // handler runs here. Plain poll() on a wake pipe the handler also writes to: no ppoll()
-    // (macOS has none) and no window in which a signal could slip past the wait.
-    const sigset_t routed = routedSignals();
-    pthread_sigmask(SIG_UNBLOCK, &routed, nullptr);
-
+    // The one thread that takes the signals, so the handler always runs here. It wakes this
+    // thread through the wake pipe (and the host thread through the signal pipe).
+    const sigset_t waitMask = prepareDeliveryThread();
     pollfd fds[2] = {{m_quitFds[0], POLLIN, 0}, {m_wakeFds[0], POLLIN, 0}};
     for (;;) {
-        const int ready = ::poll(fds, 2, -1);
+        const int ready = waitForWake(fds, 2, waitMask);
         const int error = errno;
         if (fds[1].revents & POLLIN) {
             unsigned char drain[64];
@@ -268,12 +299,13 @@ void PosixSignalSource::deliveryLoop()
         if (ready > 0 && (fds[0].revents & POLLIN))
             break;
         if (ready < 0 && error != EINTR && error != EAGAIN && error != ENOMEM) {
-            qCCritical(lcPosix, "signal delivery stopped: poll: %s", std::strerror(error));
+            qCCritical(lcPosix, "signal delivery stopped: waiting failed: %s", std::strerror(error));
             break;
         }
     }
     // Blocked again before the thread ends: a signal arriving from now on stays pending for the
     // process instead of running the handler while the source is being torn down.
+    const sigset_t routed = routedSignals();
     pthread_sigmask(SIG_BLOCK, &routed, nullptr);
 }
 

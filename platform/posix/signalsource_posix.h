@@ -19,8 +19,8 @@ namespace berth::platform {
 /// into requestDump(), on the thread that constructs it (which must run an event loop).
 ///
 /// earlyInit() blocks the four signals in every thread; the source then runs one delivery thread
-/// that has them unblocked and waits in poll() on a wake pipe, so the (async-signal-safe) handler
-/// always runs there. The handler writes the signal number to a self-pipe that a QSocketNotifier
+/// that takes them while it waits (in ppoll() where the platform has it, else in poll() with the
+/// signals unblocked for that thread alone), so the (async-signal-safe) handler always runs there. The handler writes the signal number to a self-pipe that a QSocketNotifier
 /// drains on the owning thread; the delivery thread also calls Lifetime::noteStopFromAnyThread()
 /// for every stop signal, so the watchdog sees a stop even when the owning thread is stuck.
 /// SIGQUIT is left alone. Only one instance may exist at a time.
