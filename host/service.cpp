@@ -4,6 +4,8 @@
 
 #include "servicerunner.h"
 
+using namespace Qt::StringLiterals;
+
 namespace berth {
 
 struct Service::Private
@@ -58,6 +60,19 @@ void ServiceRunner::attach(Service *service, ServiceContext *context)
 void ServiceRunner::detach(Service *service)
 {
     service->d->runner = nullptr;
+}
+
+bool ServiceRunner::failOwningService(QObject *receiver, const QString &what)
+{
+    for (QObject *o = receiver; o; o = o->parent()) {
+        if (auto *service = qobject_cast<Service *>(o)) {
+            if (!service->d->runner)
+                return false;
+            service->d->runner->onReportFailed(service, u"exception in an event handler: "_s + what);
+            return true;
+        }
+    }
+    return false;
 }
 
 } // namespace berth

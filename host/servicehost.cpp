@@ -201,6 +201,14 @@ void ServiceHost::onRunFailed(ServiceRunner *r, const QString &reason)
     m_lifetime.requestStop(StopReason{u"service failure: %1: %2"_s.arg(r->name(), reason), {}});
 }
 
+void ServiceHost::failHost(const QString &reason)
+{
+    qCCritical(lcHost).noquote() << u"host failure: "_s + reason;
+    if (m_exitCode == ExitClean)
+        m_exitCode = ExitServiceFailed;
+    m_lifetime.requestStop(StopReason{u"host failure: "_s + reason, {}});
+}
+
 void ServiceHost::onStopRequested(const StopReason &reason, int count)
 {
     if (!m_started || m_finished)

@@ -44,6 +44,8 @@ public:
     /// Starts the services (dependencies first, independent ones concurrently). If a stop was
     /// requested already, nothing starts and the shutdown runs at once.
     void start();
+    /// Something outside every service failed (an exception no service owns): stop, exit 1.
+    void failHost(const QString &reason);
 
     int exitCode() const { return m_exitCode; }
     bool isFinished() const { return m_finished; }

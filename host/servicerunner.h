@@ -87,6 +87,10 @@ public:
 
     void attach(Service *service, ServiceContext *context);
     static void detach(Service *service);
+    /// An exception escaped an event handler of \a receiver (caught in QCoreApplication::notify).
+    /// If \a receiver is, or is owned by, a running service, that service fails with \a what and
+    /// true is returned; false when no service owns it.
+    static bool failOwningService(QObject *receiver, const QString &what);
 
 Q_SIGNALS:
     void ready(berth::ServiceRunner *runner);

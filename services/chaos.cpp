@@ -29,7 +29,7 @@ ServiceType ChaosService::type()
             {u"stopBlock"_s, K::Duration, u"block the event loop this long inside stop()"_s, false, {}},
             {u"leak"_s, K::Integer, u"register this many work items that never complete"_s, false, {}},
             {u"failAfter"_s, K::Duration, u"fail this long after becoming ready"_s, false, {}},
-            {u"throwIn"_s, K::Enum, u"throw an exception from start() or stop()"_s, false, {u"start"_s, u"stop"_s}},
+            {u"throwIn"_s, K::Enum, u"throw an exception from start(), stop(), or an event handler once ready"_s, false, {u"start"_s, u"stop"_s, u"event"_s}},
             {u"workEvery"_s, K::Duration, u"start a simulated job this often while running"_s, false, {}},
             {u"workDuration"_s, K::Duration, u"how long each simulated job takes (default 100ms)"_s, false, {}},
         },
@@ -70,6 +70,8 @@ void ChaosService::start()
 
 void ChaosService::beginWork()
 {
+    if (context().config().value(u"throwIn"_s).toString() == u"event")
+        QTimer::singleShot(0, this, [] { throw std::runtime_error("chaos: throwIn event"); });
     if (const int every = durationOf("workEvery"); every > 0) {
         m_workTimer = new QTimer(this);
         connect(m_workTimer, &QTimer::timeout, this, &ChaosService::startJob);

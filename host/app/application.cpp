@@ -7,6 +7,7 @@
 #include "platform.h"
 #include "report.h"
 #include "servicehost.h"
+#include "servicerunner.h"
 
 #include <berth/application.h>
 #include <berth/lifetime.h>
@@ -17,6 +18,7 @@
 #include <QtCore/QTextStream>
 
 #include <cstdio>
+#include <exception>
 
 using namespace Qt::StringLiterals;
 using namespace berth;
@@ -41,6 +43,31 @@ const char kDescription[] =
     "  1  a service failed (to start, while running, or to stop)\n"
     "  2  bad command line or config\n"
     "  3  shutdown forced: work was still pending when its budget ran out";
+
+// Qt does not let exceptions travel through its event loop; notify() is where Qt says to catch
+// them. One thrown by a service's slot, timer or event handler fails that service (its
+// onFailure policy applies); anything else fails the host. Either way the shutdown stays ordered.
+class BerthApplication : public QCoreApplication
+{
+public:
+    using QCoreApplication::QCoreApplication;
+    std::function<void(const QString &)> onUnownedException;
+
+    bool notify(QObject *receiver, QEvent *event) override
+    {
+        QString what;
+        try {
+            return QCoreApplication::notify(receiver, event);
+        } catch (const std::exception &e) {
+            what = QString::fromUtf8(e.what());
+        } catch (...) {
+            what = u"unknown exception"_s;
+        }
+        if (!ServiceRunner::failOwningService(receiver, what) && onUnownedException)
+            onUnownedException(what);
+        return false;
+    }
+};
 
 void printErr(const QString &text)
 {
@@ -100,7 +127,7 @@ int listServices(const ServiceRegistry &registry)
     return ExitClean;
 }
 
-int runHost(QCoreApplication &app, const QCommandLineParser &parser, const ServiceRegistry &registry)
+int runHost(BerthApplication &app, const QCommandLineParser &parser, const ServiceRegistry &registry)
 {
     HostConfig config;
     if (!loadConfig(parser, registry, &config))
@@ -110,6 +137,7 @@ int runHost(QCoreApplication &app, const QCommandLineParser &parser, const Servi
     options.traceFile = parser.value(u"trace"_s);
     options.dumpFile = parser.value(u"dump"_s);
     ServiceHost host(config, registry, lifetime, options);
+    app.onUnownedException = [&host](const QString &what) { host.failHost(u"exception outside any service: "_s + what); };
     // After the host, so that the sources (and their delivery thread, which calls the host's
     // watchdog listener) are gone before the host is. Signals in between stay pending.
     const auto sources = platform::installStopSources(lifetime);
@@ -130,7 +158,7 @@ int berth::runApplication(int argc, char **argv,
                           const std::function<void(ServiceRegistry &)> &registerTypes)
 {
     platform::earlyInit();
-    QCoreApplication app(argc, argv);
+    BerthApplication app(argc, argv);
     QCoreApplication::setApplicationName(u"berth"_s);
     QCoreApplication::setApplicationVersion(QStringLiteral(BERTH_VERSION));
     installLogFormat();

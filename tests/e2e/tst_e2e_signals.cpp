@@ -222,6 +222,8 @@ void TestE2eSignals::chaosKnobs_data()
     row("startFail: exit 1 naming the service", R"({"startFail":true})", false, 1, "c: failed to start: chaos: startFail");
     row("throwIn start: caught, exit 1", R"({"throwIn":"start"})", false, 1, "c: start\\(\\) threw: chaos: throwIn start");
     row("throwIn stop: caught, exit 1", R"({"throwIn":"stop"})", true, 1, "c: stop\\(\\) threw: chaos: throwIn stop");
+    row("throwIn event: caught in notify(), the service fails, exit 1", R"({"throwIn":"event"})", false, 1,
+        "c: failed: exception in an event handler: chaos: throwIn event[\\s\\S]*stop requested by service failure: c");
     row("stopDelay: clean stop after the delay", R"({"stopDelay":"300ms"})", true, 0, "c: stopped after [3-9]\\d\\dms");
     row("stopHang: abandoned at stopTimeout, exit 3", R"({"stopHang":true})", true, 3, "did not stop within stopTimeout 500ms");
     row("stopBlock within the deadline: exit 0", R"({"stopBlock":"300ms"})", true, 0, "blocking the event loop for 300ms");

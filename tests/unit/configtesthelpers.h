@@ -25,7 +25,7 @@ inline ServiceRegistry testRegistry()
                    {u"stopBlock"_s, K::Duration, {}, false, {}},
                    {u"leak"_s, K::Integer, {}, false, {}},
                    {u"failAfter"_s, K::Duration, {}, false, {}},
-                   {u"throwIn"_s, K::Enum, {}, false, {u"start"_s, u"stop"_s}},
+                   {u"throwIn"_s, K::Enum, {}, false, {u"start"_s, u"stop"_s, u"event"_s}},
                    {u"workEvery"_s, K::Duration, {}, false, {}},
                    {u"workDuration"_s, K::Duration, {}, false, {}}},
                   {}});

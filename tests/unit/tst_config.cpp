@@ -2,6 +2,7 @@
 // Validation of a parsed configuration: every error's position, key path and wording, the
 // values read when valid, and loading from a file.
 #include "config.h"
+#include "builtin.h"
 #include "configtesthelpers.h"
 
 #include <QtCore/QFile>
@@ -149,7 +150,7 @@ void TestConfig::validationErrors_data()
     row("duration config key without unit", chaosConfig(R"("stopDelay": "10")"), 3, 62,
         u"services[0].config.stopDelay"_s, u"bad duration \"10\": missing unit; write \"10s\" or \"10ms\""_s);
     row("enum config key lists choices", chaosConfig(R"("throwIn": "stpo")"), 3, 60,
-        u"services[0].config.throwIn"_s, u"\"stpo\" is not one of \"start\", \"stop\"; did you mean \"stop\"?"_s);
+        u"services[0].config.throwIn"_s, u"\"stpo\" is not one of \"start\", \"stop\", \"event\"; did you mean \"stop\"?"_s);
     row("required config key missing is reported at config", R"({
   "services": [
     { "name": "p", "type": "probe",
@@ -332,6 +333,11 @@ void TestConfig::demoConfigParsesCleanly()
 {
     const ConfigResult result = parseConfig(demoConfigJson(), u"<demo>"_s, testRegistry());
     QVERIFY2(result.ok(), qPrintable(dump(result.errors)));
+    // And against the real built-in types, which is what `berth run` uses.
+    ServiceRegistry builtin;
+    registerBuiltinServices(builtin);
+    const ConfigResult real = parseConfig(demoConfigJson(), u"<demo>"_s, builtin);
+    QVERIFY2(real.ok(), qPrintable(dump(real.errors)));
     QStringList names;
     for (const ServiceConfig &svc : result.config.services) {
         names.append(svc.name);
