@@ -175,7 +175,7 @@ int berth::runApplication(int argc, char **argv,
         printErr(u"berth: "_s + parser.errorText() + u"\nTry 'berth --help'."_s);
         return ExitUsage;
     }
-    if (parser.isSet(u"help"_s)) {
+    if (parser.isSet(u"help"_s) || parser.isSet(u"help-all"_s)) {
         printOut(parser.helpText());
         return ExitClean;
     }

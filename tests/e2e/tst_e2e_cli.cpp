@@ -8,6 +8,7 @@ class TestE2eCli : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
+    void helpNamesCommandsAndExitCodes_data();
     void helpNamesCommandsAndExitCodes();
     void versionPrintsVersionAndPlatform();
     void servicesListsTypesAndKeys();
@@ -18,10 +19,19 @@ private Q_SLOTS:
     void ownExecutableAddsServiceTypes();
 };
 
+void TestE2eCli::helpNamesCommandsAndExitCodes_data()
+{
+    QTest::addColumn<QString>("flag");
+    QTest::newRow("--help") << u"--help"_s;
+    QTest::newRow("-h") << u"-h"_s;
+    QTest::newRow("--help-all") << u"--help-all"_s;
+}
+
 void TestE2eCli::helpNamesCommandsAndExitCodes()
 {
+    QFETCH(QString, flag);
     BerthProcess b;
-    b.start({u"--help"_s});
+    b.start({flag});
     QCOMPARE(b.finish(), 0);
     const QString out = b.stdOut();
     for (const char *s : {"run", "check", "services", "--config", "--trace", "0  clean stop",
