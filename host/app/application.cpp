@@ -15,6 +15,7 @@
 
 #include <QtCore/QCommandLineParser>
 #include <QtCore/QCoreApplication>
+#include <QtCore/QFileInfo>
 #include <QtCore/QTextStream>
 
 #include <cstdio>
@@ -127,8 +128,30 @@ int listServices(const ServiceRegistry &registry)
     return ExitClean;
 }
 
+// --trace and --dump are written at the end or on request: say now, not after a long run, that
+// they cannot be.
+bool outputWritable(const QCommandLineParser &parser, const QString &option)
+{
+    const QString path = parser.value(option);
+    if (path.isEmpty())
+        return true;
+    const QFileInfo file(path);
+    const QFileInfo dir(file.absolutePath());
+    QString problem;
+    if (!dir.isDir())
+        problem = u"directory %1 does not exist"_s.arg(dir.filePath());
+    else if (file.exists() ? !file.isWritable() || file.isDir() : !dir.isWritable())
+        problem = u"not writable"_s;
+    if (problem.isEmpty())
+        return true;
+    printErr(u"berth: --%1 %2: %3"_s.arg(option, path, problem));
+    return false;
+}
+
 int runHost(BerthApplication &app, const QCommandLineParser &parser, const ServiceRegistry &registry)
 {
+    if (!outputWritable(parser, u"trace"_s) || !outputWritable(parser, u"dump"_s))
+        return ExitUsage;
     HostConfig config;
     if (!loadConfig(parser, registry, &config))
         return ExitUsage;

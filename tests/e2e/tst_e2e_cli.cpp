@@ -85,6 +85,8 @@ void TestE2eCli::badInputExitsTwoWithPosition_data()
         << u"dependency cycle: a -> b -> a"_s;
     QTest::newRow("unknown command") << QStringList{u"frobnicate"_s} << QByteArray() << u"unknown command \"frobnicate\""_s;
     QTest::newRow("unknown option") << QStringList{u"run"_s, u"--bogus"_s} << QByteArray() << u"Unknown option 'bogus'"_s;
+    QTest::newRow("trace into a missing directory") << QStringList{u"run"_s, u"--trace"_s, u"/nonexistent-dir/t.json"_s}
+        << QByteArray() << u"--trace /nonexistent-dir/t.json: directory /nonexistent-dir does not exist"_s;
     QTest::newRow("check without --config") << QStringList{u"check"_s} << QByteArray() << u"check needs --config"_s;
     QTest::newRow("missing file names the path") << QStringList{u"check"_s, u"--config"_s, u"/nonexistent/berth.json"_s}
         << QByteArray() << u"/nonexistent/berth.json"_s;
