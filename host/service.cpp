@@ -62,17 +62,30 @@ void ServiceRunner::detach(Service *service)
     service->d->runner = nullptr;
 }
 
-bool ServiceRunner::failOwningService(QObject *receiver, const QString &what)
+namespace {
+Service *owningService(QObject *receiver)
 {
     for (QObject *o = receiver; o; o = o->parent()) {
-        if (auto *service = qobject_cast<Service *>(o)) {
-            if (!service->d->runner)
-                return false;
-            service->d->runner->onReportFailed(service, u"exception in an event handler: "_s + what);
-            return true;
-        }
+        if (auto *service = qobject_cast<Service *>(o))
+            return service;
     }
-    return false;
+    return nullptr;
+}
+} // namespace
+
+ServiceRunner *ServiceRunner::owning(QObject *receiver)
+{
+    Service *service = owningService(receiver);
+    return service ? service->d->runner : nullptr;
+}
+
+bool ServiceRunner::failOwningService(QObject *receiver, const QString &what)
+{
+    Service *service = owningService(receiver);
+    if (!service || !service->d->runner)
+        return false;
+    service->d->runner->onReportFailed(service, u"exception in an event handler: "_s + what);
+    return true;
 }
 
 } // namespace berth

@@ -334,6 +334,10 @@ void ServiceHost::forcedExitFromWatchdog(const char *why)
             waiting << s.name;
     }
     QString extra;
+    if (const QString busy = ServiceRunner::busyService(); !busy.isEmpty())
+        extra += u"\n  the host thread is blocked in service code: "_s + busy;
+    if (board.shutdownStartMs < 0)
+        extra += u"\n  the stop request never reached the host thread (it was blocked)"_s;
     if (!stopping.isEmpty())
         extra += u"\n  still stopping at the deadline: "_s + stopping.join(u", ");
     if (!waiting.isEmpty())

@@ -11,6 +11,8 @@
 
 #include <QtCore/QTimer>
 
+#include <atomic>
+#include <chrono>
 #include <exception>
 
 using namespace Qt::StringLiterals;
@@ -19,14 +21,54 @@ namespace berth {
 
 ServiceRunner::ServiceRunner(const ServiceConfig &config, const ServiceType *type, const Env &env,
                              QObject *parent)
-    : QObject(parent), m_config(config), m_type(type), m_env(env)
+    : QObject(parent), m_config(config), m_fixedName(config.name), m_type(type), m_env(env)
 {
 }
 
+namespace {
+std::atomic<const QString *> s_busyName{nullptr};
+std::atomic<qint64> s_busySince{0};
+
+qint64 steadyMs()
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+} // namespace
+
 ServiceRunner::~ServiceRunner()
 {
+    const QString *mine = &m_fixedName;
+    s_busyName.compare_exchange_strong(mine, nullptr);
     if (m_service)
         detach(m_service.get());
+}
+
+ServiceRunner::BusyScope::BusyScope(const ServiceRunner *runner)
+    : m_previous(s_busyName.load()), m_previousSince(s_busySince.load()), m_active(runner != nullptr)
+{
+    if (!m_active)
+        return;
+    s_busySince.store(steadyMs());
+    s_busyName.store(&runner->m_fixedName);
+}
+
+ServiceRunner::BusyScope::~BusyScope()
+{
+    if (!m_active)
+        return;
+    s_busySince.store(m_previousSince);
+    s_busyName.store(m_previous);
+}
+
+QString ServiceRunner::busyService()
+{
+    // Read by the watchdog while the host thread is stuck inside that service's code, so the
+    // runner (and its name) cannot be going away at the same time.
+    const QString *name = s_busyName.load();
+    if (!name)
+        return {};
+    return u"%1, for %2ms"_s.arg(*name).arg(steadyMs() - s_busySince.load());
 }
 
 QString ServiceRunner::stateName(State s)
@@ -68,6 +110,7 @@ bool ServiceRunner::guard(const char *what, const std::function<void()> &call)
     // host's crash.
     QString error;
     try {
+        const BusyScope busy(this);
         call();
         return true;
     } catch (const std::exception &e) {

@@ -91,6 +91,26 @@ public:
     /// If \a receiver is, or is owned by, a running service, that service fails with \a what and
     /// true is returned; false when no service owns it.
     static bool failOwningService(QObject *receiver, const QString &what);
+    /// The runner of the service that owns \a receiver (it or an ancestor is the Service), or null.
+    static ServiceRunner *owning(QObject *receiver);
+
+    /// Marks the host thread as running this service's code for its lifetime, so that the
+    /// watchdog can name the service when that code blocks the event loop. Nests.
+    class BusyScope
+    {
+    public:
+        explicit BusyScope(const ServiceRunner *runner);
+        ~BusyScope();
+        BusyScope(const BusyScope &) = delete;
+        BusyScope &operator=(const BusyScope &) = delete;
+
+    private:
+        const QString *m_previous;
+        qint64 m_previousSince;
+        bool m_active;
+    };
+    /// Any thread: "blocker, for 1000ms" while service code runs on the host thread, else empty.
+    static QString busyService();
 
 Q_SIGNALS:
     void ready(berth::ServiceRunner *runner);
@@ -109,6 +129,7 @@ private:
     qint64 now() const;
 
     ServiceConfig m_config;
+    const QString m_fixedName;   ///< never reassigned, so other threads may read it (BusyScope)
     const ServiceType *m_type;
     Env m_env;
     State m_state = State::Pending;

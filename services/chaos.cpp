@@ -30,6 +30,8 @@ ServiceType ChaosService::type()
             {u"leak"_s, K::Integer, u"register this many work items that never complete"_s, false, {}},
             {u"failAfter"_s, K::Duration, u"fail this long after becoming ready"_s, false, {}},
             {u"throwIn"_s, K::Enum, u"throw an exception from start(), stop(), or an event handler once ready"_s, false, {u"start"_s, u"stop"_s, u"event"_s}},
+            {u"blockAfter"_s, K::Duration, u"once ready, wait this long, then block the event loop for blockFor"_s, false, {}},
+            {u"blockFor"_s, K::Duration, u"how long blockAfter blocks (default 10s)"_s, false, {}},
             {u"workEvery"_s, K::Duration, u"start a simulated job this often while running"_s, false, {}},
             {u"workDuration"_s, K::Duration, u"how long each simulated job takes (default 100ms)"_s, false, {}},
         },
@@ -78,6 +80,14 @@ void ChaosService::beginWork()
         m_workTimer->start(every);
         // Intake: no new jobs once the host begins to stop; running ones may drain.
         connect(context().stopToken(), &StopToken::stopRequested, m_workTimer, &QTimer::stop);
+    }
+    if (context().config().contains(u"blockAfter"_s)) {
+        // A wedged service: nothing on this thread runs until it is done, QTimers included.
+        QTimer::singleShot(durationOf("blockAfter"), this, [this] {
+            const int block = context().config().contains(u"blockFor"_s) ? durationOf("blockFor") : 10000;
+            qCWarning(context().log()).noquote() << u"blockAfter: blocking the event loop for %1ms"_s.arg(block);
+            std::this_thread::sleep_for(std::chrono::milliseconds(block));
+        });
     }
     if (const int after = durationOf("failAfter"); after > 0) {
         m_failTimer = new QTimer(this);

@@ -58,6 +58,7 @@ public:
     {
         QString what;
         try {
+            const ServiceRunner::BusyScope busy(ServiceRunner::owning(receiver));
             return QCoreApplication::notify(receiver, event);
         } catch (const std::exception &e) {
             what = QString::fromUtf8(e.what());

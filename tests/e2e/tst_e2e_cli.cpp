@@ -54,7 +54,7 @@ void TestE2eCli::servicesListsTypesAndKeys()
     QCOMPARE(b.finish(), 0);
     const QString out = b.stdOut();
     QVERIFY(out.contains(u"chaos  misbehaves on purpose"_s));
-    for (const char *k : {"startDelay", "startFail", "stopDelay", "stopHang", "stopBlock", "leak", "failAfter", "throwIn (one of start|stop|event)"})
+    for (const char *k : {"startDelay", "startFail", "stopDelay", "stopHang", "stopBlock", "leak", "failAfter", "blockAfter", "blockFor", "throwIn (one of start|stop|event)"})
         QVERIFY2(out.contains(QLatin1String(k)), k);
 }
 

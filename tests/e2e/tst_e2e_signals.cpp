@@ -19,6 +19,7 @@ private Q_SLOTS:
     void thirdSigintFinishesAtOnce();
     void thirdSigintFinishesEvenWhileTheLoopIsBlocked();
     void deadlineHoldsWhenAServiceBlocksTheLoop();
+    void deadlineHoldsWhenTheLoopWasBlockedBeforeTheSignal();
     void sighupReloadsValidConfig();
     void sighupKeepsOldConfigWhenNewOneIsInvalid();
     void sigusr1DumpsLedgerWithoutStopping();
@@ -115,6 +116,7 @@ void TestE2eSignals::thirdSigintFinishesEvenWhileTheLoopIsBlocked()
     const QString err = b.stdErr();
     QVERIFY2(err.contains(u"exit code 3: shutdown forced: work was still pending when its budget ran out (third stop request)"_s), qPrintable(err));
     QVERIFY(err.contains(u"still stopping at the deadline: blocker"_s));
+    QVERIFY(err.contains(u"the host thread is blocked in service code: blocker, for "_s));
 }
 
 void TestE2eSignals::deadlineHoldsWhenAServiceBlocksTheLoop()
@@ -135,6 +137,27 @@ void TestE2eSignals::deadlineHoldsWhenAServiceBlocksTheLoop()
     QVERIFY2(took >= 950, qPrintable(u"exit took %1ms"_s.arg(took)));
     QVERIFY2(err.contains(u"shutdown deadline reached"_s), qPrintable(err));
     QVERIFY2(err.contains(u"still stopping at the deadline: blocker"_s), qPrintable(err));
+}
+
+void TestE2eSignals::deadlineHoldsWhenTheLoopWasBlockedBeforeTheSignal()
+{
+    // The host thread never reads the SIGTERM: only the delivery thread sees it and arms the
+    // watchdog, and the report names the service whose code is blocking.
+    BerthProcess b;
+    b.run(R"({"shutdown":{"deadline":"1s","drain":"500ms","cancel":"200ms","reserve":"100ms"},"services":[
+        {"name":"calm","type":"chaos"},
+        {"name":"wedged","type":"chaos","config":{"blockAfter":"0ms","blockFor":"30s"}}]})");
+    QVERIFY2(b.waitFor(u"blockAfter: blocking the event loop for 30000ms"_s) >= 0, qPrintable(b.stdErr()));
+    QElapsedTimer t;
+    t.start();
+    QVERIFY(b.signalDelivered(SIGTERM));
+    QCOMPARE(b.finish(10000), 3);
+    const qint64 took = t.elapsed();
+    QVERIFY2(took >= 950 && took < 1000 + 250, qPrintable(u"exit took %1ms"_s.arg(took)));
+    const QString err = b.stdErr();
+    QVERIFY2(err.contains(u"the host thread is blocked in service code: wedged, for "_s), qPrintable(err));
+    QVERIFY(err.contains(u"the stop request never reached the host thread"_s));
+    QVERIFY(err.contains(u"shutdown deadline reached"_s));
 }
 
 void TestE2eSignals::sighupReloadsValidConfig()

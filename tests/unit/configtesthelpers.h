@@ -26,6 +26,8 @@ inline ServiceRegistry testRegistry()
                    {u"leak"_s, K::Integer, {}, false, {}},
                    {u"failAfter"_s, K::Duration, {}, false, {}},
                    {u"throwIn"_s, K::Enum, {}, false, {u"start"_s, u"stop"_s, u"event"_s}},
+                   {u"blockAfter"_s, K::Duration, {}, false, {}},
+                   {u"blockFor"_s, K::Duration, {}, false, {}},
                    {u"workEvery"_s, K::Duration, {}, false, {}},
                    {u"workDuration"_s, K::Duration, {}, false, {}}},
                   {}});
