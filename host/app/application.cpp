@@ -58,7 +58,9 @@ public:
     {
         QString what;
         try {
-            const ServiceRunner::BusyScope busy(ServiceRunner::owning(receiver));
+            // Only the host thread's dispatch says which service blocks the host thread.
+            const bool hostThread = receiver->thread() == thread();
+            const ServiceRunner::BusyScope busy(hostThread ? ServiceRunner::owning(receiver) : nullptr);
             return QCoreApplication::notify(receiver, event);
         } catch (const std::exception &e) {
             what = QString::fromUtf8(e.what());
