@@ -103,18 +103,23 @@ QString phaseShare(const BoardSnapshot &board, const ServiceStatus &s, qint64 no
     return parts.isEmpty() ? u"-"_s : parts.join(u", ");
 }
 
+// One table row: every cell but the last padded to its column width, indented by two.
 QString row(const QStringList &cells, const QList<int> &widths)
 {
-    QString line = u"  "_s;
-    for (qsizetype i = 0; i < cells.size(); ++i)
-        line += cells[i].leftJustified(i + 1 < cells.size() ? widths.value(i, 10) : 0) + u' ';
-    return line.trimmed().prepend(u"  "_s);
+    QString line;
+    for (qsizetype i = 0; i + 1 < cells.size(); ++i)
+        line += cells[i].leftJustified(widths.value(i, 10)) + u' ';
+    if (!cells.isEmpty())
+        line += cells.last();
+    while (line.endsWith(u' '))
+        line.chop(1);
+    return u"  "_s + line;
 }
 } // namespace
 
 QString renderReport(const BoardSnapshot &board, const WorkLedger &ledger,
                      const QList<WorkEntry> &leaked, qint64 nowMs, int exitCode,
-                     const QString &exitWhy)
+                     const QString &exitWhy, const QStringList &notes)
 {
     QStringList out;
     out << u"shutdown report: reason %1 (%2 stop request(s)), deadline %3"_s
@@ -157,6 +162,8 @@ QString renderReport(const BoardSnapshot &board, const WorkLedger &ledger,
         for (const auto &e : pending)
             out << u"    " + WorkLedger::describe(e, nowMs);
     }
+    for (const QString &note : notes)
+        out << u"  "_s + note;
     out << u"  exit code %1: %2%3"_s.arg(exitCode).arg(exitCodeMeaning(exitCode),
                                                     exitWhy.isEmpty() ? QString() : u" (" + exitWhy + u')');
     return out.join(u'\n');

@@ -9,6 +9,7 @@
 #include <QtCore/QList>
 #include <QtCore/QMutex>
 #include <QtCore/QString>
+#include <QtCore/QStringList>
 
 namespace berth {
 
@@ -68,9 +69,9 @@ private:
 QString exitCodeMeaning(int code);
 
 /// The shutdown summary: per phase and per service how long it took and what happened to its
-/// work, then every item still pending (with age and origin), then the exit code.
+/// work, then every item still pending (with age and origin), then \a notes, then the exit code.
 QString renderReport(const BoardSnapshot &board, const WorkLedger &ledger,
                      const QList<WorkEntry> &leaked, qint64 nowMs, int exitCode,
-                     const QString &exitWhy);
+                     const QString &exitWhy, const QStringList &notes = {});
 
 } // namespace berth

@@ -324,26 +324,28 @@ void ServiceHost::forcedExitFromWatchdog(const char *why)
         return;
     const QString reason = QString::fromLatin1(why);
     m_trace.instant(0, u"forced exit"_s, m_ledger.nowMs(), reason);
-    QString report = renderReport(m_board.snapshot(), m_ledger, {}, m_ledger.nowMs(), ExitForced, reason);
-    const auto board = m_board.snapshot();
+    const BoardSnapshot board = m_board.snapshot();
+    using State = ServiceRunner::State;
+    const auto is = [](const ServiceStatus &s, State a, State b) {
+        return s.state == ServiceRunner::stateName(a) || s.state == ServiceRunner::stateName(b);
+    };
     QStringList stopping, waiting;
     for (const auto &s : board.services) {
-        if (s.state == u"stopping" || s.state == u"starting")
+        if (is(s, State::Stopping, State::Starting))
             stopping << s.name;
-        else if (s.state == u"running" || s.state == u"restarting")
+        else if (is(s, State::Running, State::Restarting))
             waiting << s.name;
     }
-    QString extra;
+    QStringList notes;
     if (const QString busy = ServiceRunner::busyService(); !busy.isEmpty())
-        extra += u"\n  the host thread is blocked in service code: "_s + busy;
+        notes << u"the host thread is blocked in service code: "_s + busy;
     if (board.shutdownStartMs < 0)
-        extra += u"\n  the stop request never reached the host thread (it was blocked)"_s;
+        notes << u"the stop request never reached the host thread (it was blocked)"_s;
     if (!stopping.isEmpty())
-        extra += u"\n  still stopping at the deadline: "_s + stopping.join(u", ");
+        notes << u"still stopping at the deadline: "_s + stopping.join(u", ");
     if (!waiting.isEmpty())
-        extra += u"\n  not yet asked to stop (waiting for dependents): "_s + waiting.join(u", ");
-    report.insert(report.indexOf(u"\n  exit code"_s), extra);
-    m_forcedExit(ExitForced, report);
+        notes << u"not yet asked to stop (waiting for dependents): "_s + waiting.join(u", ");
+    m_forcedExit(ExitForced, renderReport(board, m_ledger, {}, m_ledger.nowMs(), ExitForced, reason, notes));
 }
 
 } // namespace berth

@@ -244,17 +244,27 @@ void ServiceRunner::scheduleRestart(const QString &reason)
     m_restartTimer->start(int(delay));
 }
 
+QList<WorkEntry> ServiceRunner::closeResources()
+{
+    QList<WorkEntry> leaked;
+    if (m_context) {
+        const QStringList errors = m_context->runCloseCallbacks();
+        for (const auto &e : errors) {
+            m_hasFailed = true;
+            qCCritical(lcHost).noquote() << name() + u": close callback threw: " + e;
+        }
+        leaked = m_env.ledger->closeService(name());
+    }
+    if (m_service)
+        detach(m_service.get());
+    return leaked;
+}
+
 void ServiceRunner::destroyInstance()
 {
     if (!m_service)
         return;
-    const QStringList errors = m_context->runCloseCallbacks();
-    for (const auto &e : errors) {
-        m_hasFailed = true;
-        qCCritical(lcHost).noquote() << name() + u": close callback threw: " + e;
-    }
-    m_env.ledger->closeService(name());
-    detach(m_service.get());
+    closeResources();
     // Deferred: this may run inside the service's own call stack (reportFailed).
     m_service.release()->deleteLater();
 }
@@ -377,25 +387,13 @@ void ServiceRunner::checkDone()
 
 QList<WorkEntry> ServiceRunner::close()
 {
-    QList<WorkEntry> leaked;
-    if (m_context) {
-        const QStringList errors = m_context->runCloseCallbacks();
-        for (const auto &e : errors) {
-            m_hasFailed = true;
-            qCCritical(lcHost).noquote() << name() + u": close callback threw: " + e;
-        }
-        leaked = m_env.ledger->closeService(name());
-    }
-    if (m_service) {
-        detach(m_service.get());
-        m_service.reset();
-    }
+    const QList<WorkEntry> leaked = closeResources();
+    m_service.reset();
     return leaked;
 }
 
 void ServiceRunner::reload(const QJsonObject &config)
 {
-    m_config.config = config;
     if (!m_context)
         return;
     m_context->setConfig(config);

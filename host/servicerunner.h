@@ -75,6 +75,7 @@ public:
     /// Runs close callbacks, closes the ledger for this service (what is left is leaked) and
     /// destroys the instance. Returns the leaked entries.
     QList<WorkEntry> close();
+    /// Passes a new "config" object (already in config() via setConfig()) to the running service.
     void reload(const QJsonObject &config);
     /// The ledger says this service has no pending work left.
     void onIdle();
@@ -124,6 +125,8 @@ private:
     void setState(State s, const QString &note = {});
     void checkDone();
     void scheduleRestart(const QString &reason);
+    /// onClose callbacks, then the ledger closes for this service; returns what was still pending.
+    QList<WorkEntry> closeResources();
     void destroyInstance();
     QTimer *makeTimer(std::function<void()> onTimeout);
     qint64 now() const;
