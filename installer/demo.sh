@@ -6,6 +6,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/installer/deps.sh"
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
-cmake --build "$root/build" -j2 --target berth
-exec "$root/build/host/app/berth" run "$@"
+# A build directory of its own: the test builds use other settings (Debug, warnings as errors).
+build="$root/build-demo"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBERTH_DEVELOPER_MODE=OFF \
+      -DBERTH_BUILD_TESTS=OFF "${launcher[@]}" >/dev/null
+cmake --build "$build" -j2 --target berth
+exec "$build/host/app/berth" run "$@"
