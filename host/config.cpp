@@ -105,6 +105,8 @@ ConfigResult loadConfigFile(const QString &path, const ServiceRegistry &types)
 
 QByteArray demoConfigJson()
 {
+    // "site" is a small HTTP server of the demo's own on 127.0.0.1:28080; "poller" polls it with
+    // tracked requests, so a stop shows them drain (or, with a second Ctrl+C, cancelled).
     return QByteArrayLiteral(R"({
   "shutdown": { "deadline": "10s", "drain": "3s", "cancel": "2s" },
   "services": [
@@ -114,8 +116,10 @@ QByteArray demoConfigJson()
       "config": { "workEvery": "200ms", "workDuration": "600ms", "stopDelay": "100ms" } },
     { "name": "reporter", "type": "chaos", "after": ["worker", "store"],
       "config": { "startDelay": "100ms" } },
-    { "name": "heartbeat", "type": "chaos",
-      "config": { "workEvery": "1s", "workDuration": "50ms" } }
+    { "name": "site", "type": "http-fixture", "config": { "port": 28080 } },
+    { "name": "poller", "type": "http-poller", "after": ["site"],
+      "config": { "url": ["http://127.0.0.1:28080/delay?ms=1500", "http://127.0.0.1:28080/fast"],
+                  "concurrency": 2, "interval": "1s" } }
   ]
 }
 )");

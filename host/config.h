@@ -3,6 +3,8 @@
 // validated, each error naming file:line:column and the key path.
 #pragma once
 
+#include <berth/networkoptions.h>
+
 #include <QtCore/QJsonObject>
 #include <QtCore/QList>
 #include <QtCore/QString>
@@ -38,12 +40,14 @@ struct ServiceConfig
     Millis restartMaxDelay{30000};   ///< "restartMaxDelay": backoff cap
     int restartLimit = 0;            ///< "restartLimit": restarts allowed, 0 = unlimited
     QJsonObject config;              ///< "config": the type's own settings, already validated
+    NetworkOptions network;          ///< "network": the top-level "network", then the service's own
 };
 
 struct HostConfig
 {
     QString sourceFile;              ///< empty for the built-in demo
     ShutdownConfig shutdown;
+    NetworkOptions network;          ///< top-level "network": defaults for every service
     QList<ServiceConfig> services;   ///< in file order
 };
 

@@ -1,5 +1,6 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 #include <berth/servicecontext.h>
+#include <berth/networksession.h>
 
 #include <QtCore/QList>
 #include <QtCore/QStringList>
@@ -35,6 +36,10 @@ struct ServiceContext::Private
     std::unique_ptr<QLoggingCategory> category;
     std::unique_ptr<StopToken> token;
     QList<std::function<void()>> closeCallbacks;
+    NetworkOptions networkOptions;
+    const std::atomic<int> *earlyStop = nullptr;
+    NetworkSession *session = nullptr;                     ///< the open one, if any
+    std::vector<std::unique_ptr<NetworkSession>> sessions; ///< closed ones keep leaked replies valid
 };
 
 ServiceContext::ServiceContext(const QString &name, const QString &type, const QJsonObject &config,
@@ -51,7 +56,33 @@ ServiceContext::ServiceContext(const QString &name, const QString &type, const Q
     d->token = std::make_unique<StopToken>();
 }
 
-ServiceContext::~ServiceContext() = default;
+ServiceContext::~ServiceContext()
+{
+    // Sessions go first: their replies must not outlive the token and ledger they report to.
+    d->sessions.clear();
+}
+
+NetworkSession *ServiceContext::network()
+{
+    if (d->session && d->session->state() != NetworkSession::State::Closed)
+        return d->session;
+    auto session = std::make_unique<NetworkSession>(d->name, d->ledger, d->networkOptions);
+    session->connectToken(d->token.get());
+    session->setEarlyStop(d->earlyStop);
+    d->session = session.get();
+    d->sessions.push_back(std::move(session));
+    NetworkSession *s = d->session;
+    // Registered first, so it runs after the service's own close callbacks (reverse order):
+    // a service may still flush through its session in close.
+    d->closeCallbacks.prepend([s] { s->close(); });
+    return s;
+}
+
+void ServiceContext::setNetworkOptions(const NetworkOptions &options, const std::atomic<int> *earlyStop)
+{
+    d->networkOptions = options;
+    d->earlyStop = earlyStop;
+}
 
 QString ServiceContext::name() const { return d->name; }
 QString ServiceContext::type() const { return d->type; }

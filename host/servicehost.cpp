@@ -14,6 +14,7 @@
 #include <QtCore/QSaveFile>
 #include <QtCore/QSet>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -78,7 +79,8 @@ ServiceHost::ServiceHost(const HostConfig &config, const ServiceRegistry &regist
         const ServiceConfig &sc = m_config.services[i];
         m_board.addService(sc.name);
         m_trace.setLaneName(lane, sc.name);
-        ServiceRunner::Env env{&m_ledger, &m_board, &m_trace, lane++};
+        ServiceRunner::Env env{&m_ledger, &m_board, &m_trace, lane++,
+                               m_config.shutdown.intakeDelay.count() == 0 ? lifetime.externalStopCounter() : nullptr};
         auto *r = new ServiceRunner(sc, m_registry.find(sc.type), env, this);
         m_order.append(r);
         m_byName.insert(sc.name, r);
@@ -182,7 +184,19 @@ void ServiceHost::startEligible()
 
 void ServiceHost::onReady(ServiceRunner *)
 {
+    if (!m_allReadyEmitted && !m_shutdown->isActive()) {
+        const auto ready = std::count_if(m_order.cbegin(), m_order.cend(), [](ServiceRunner *r) {
+            return r->state() == ServiceRunner::State::Running;
+        });
+        Q_EMIT startProgress(int(ready), int(m_order.size()));
+    }
     startEligible();
+}
+
+std::chrono::milliseconds ServiceHost::phaseRemaining() const
+{
+    const qint64 end = m_shutdown->phaseEndMs();
+    return std::chrono::milliseconds(end < 0 ? -1 : end - m_ledger.nowMs());
 }
 
 void ServiceHost::onStartFailed(ServiceRunner *r, const QString &reason)

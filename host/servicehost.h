@@ -14,6 +14,7 @@
 #include <QtCore/QObject>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 
@@ -54,6 +55,10 @@ public:
     ServiceRunner *runner(const QString &name) const { return m_byName.value(name); }
     QList<ServiceRunner *> runners() const { return m_order; }
     Shutdown::Phase phase() const { return m_shutdown->phase(); }
+    /// Read-only progress for service managers (Windows SCM wait hints): what is left of the
+    /// current shutdown phase's budget (may be negative once it ran out); -1 ms when no
+    /// shutdown phase runs.
+    std::chrono::milliseconds phaseRemaining() const;
 
     /// What happens when the watchdog must end the process: the default prints the report to
     /// stderr, writes the trace and calls _Exit(3). Tests replace it.
@@ -62,6 +67,8 @@ public:
 
 Q_SIGNALS:
     void allReady();
+    /// During start-up: another service became ready (\a ready of \a total are running).
+    void startProgress(int ready, int total);
     void phaseChanged(berth::Shutdown::Phase phase);
     /// The shutdown completed; the report has been written to the log.
     void finished(int exitCode);

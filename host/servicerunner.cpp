@@ -139,6 +139,7 @@ void ServiceRunner::start()
     m_startedAt = now();
     if (!m_context)
         m_context = std::make_unique<ServiceContext>(name(), m_config.type, m_config.config, m_env.ledger);
+    m_context->setNetworkOptions(m_config.network, m_env.earlyStop);
     setState(State::Starting);
     qCInfo(lcHost).noquote() << name() + u": starting (type " + m_config.type + u')';
     if (!guard("create", [this] { m_service = m_type ? m_type->create() : nullptr; }) || !m_service) {

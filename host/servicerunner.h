@@ -10,6 +10,7 @@
 #include <QtCore/QObject>
 #include <QtCore/QPointer>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 
@@ -45,6 +46,9 @@ public:
         StatusBoard *board = nullptr;
         Trace *trace = nullptr;
         int lane = 0;
+        /// Non-zero once a stop was noted on any thread: network sessions stop sending at once,
+        /// before the host thread (maybe busy) has seen the request. Null with an intakeDelay.
+        const std::atomic<int> *earlyStop = nullptr;
     };
 
     ServiceRunner(const ServiceConfig &config, const ServiceType *type, const Env &env,

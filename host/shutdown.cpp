@@ -69,7 +69,8 @@ void Shutdown::begin(const StopReason &reason)
     m_parts.watchdog->arm(Watchdog::Clock::now() + deadline);
     const qint64 reserve = qMin<qint64>(m_config.reserve.count(), deadline.count() / 4);
     m_joinEnd = m_t0 + deadline.count() - reserve;
-    const qint64 intakeEnd = qMin(m_t0 + m_config.intakeDelay.count(), m_joinEnd);
+    m_deadlineEnd = m_t0 + deadline.count();
+    const qint64 intakeEnd = m_intakeEnd = qMin(m_t0 + m_config.intakeDelay.count(), m_joinEnd);
     m_drainEnd = qMin(intakeEnd + m_config.drain.count(), m_joinEnd);
     m_cancelEnd = qMin(m_drainEnd + m_config.cancel.count(), m_joinEnd);
     m_parts.board->beginShutdown(reason.source, m_t0, deadline.count());
@@ -88,6 +89,20 @@ void Shutdown::begin(const StopReason &reason)
         m_timer->start(int(intakeEnd - now()));
     else
         enter(Phase::Drain);
+}
+
+qint64 Shutdown::phaseEndMs() const
+{
+    switch (m_phase) {
+    case Phase::Intake: return m_intakeEnd;
+    case Phase::Drain: return m_drainEnd;
+    case Phase::Cancel: return m_cancelEnd;
+    case Phase::Join: return m_joinEnd;
+    case Phase::Close: return m_deadlineEnd;
+    case Phase::Idle:
+    case Phase::Done: break;
+    }
+    return -1;
 }
 
 void Shutdown::escalate(int count)

@@ -58,6 +58,10 @@ public:
     const QList<WorkEntry> &leaked() const { return m_leaked; }
     bool wasForced() const { return m_forced; }
     QString forcedWhy() const { return m_forcedWhy; }
+    /// Read-only progress for service managers (the Windows SCM's wait hint): when the budget of
+    /// the current phase ends, on the ledger's clock (WorkLedger::nowMs()); close ends at the
+    /// overall deadline. -1 when idle or done.
+    qint64 phaseEndMs() const;
 
 Q_SIGNALS:
     void phaseChanged(berth::Shutdown::Phase phase);
@@ -78,6 +82,7 @@ private:
     qint64 m_t0 = 0;
     qint64 m_phaseStart = 0;
     qint64 m_drainEnd = 0, m_cancelEnd = 0, m_joinEnd = 0;
+    qint64 m_intakeEnd = 0, m_deadlineEnd = 0;
     QTimer *m_timer = nullptr;
     QSet<ServiceRunner *> m_done;
     QList<WorkEntry> m_leaked;

@@ -16,10 +16,19 @@ using namespace Qt::StringLiterals;
 namespace berth {
 
 namespace {
+// Kept small: a tracked network request costs one of these. The origin stays a pointer to the
+// static file name from std::source_location until someone asks for a snapshot.
 struct Item
 {
-    WorkEntry entry;
+    QString service;
+    QString kind;
+    QString name;
     std::function<void()> cancel;
+    const char *file = nullptr;
+    qint64 startedMs = 0;
+    qint64 bytes = -1;
+    uint line = 0;
+    bool cancelRequested = false;
 };
 
 struct ServiceState
@@ -29,13 +38,22 @@ struct ServiceState
     bool cancelling = false;
 };
 
-QString originOf(const std::source_location &where)
+QString originOf(const char *fileName, uint line)
 {
-    QString file = QString::fromUtf8(where.file_name());
+    if (!fileName)
+        return u"?"_s;
+    QString file = QString::fromUtf8(fileName);
     const qsizetype slash = file.lastIndexOf(u'/');
     if (slash >= 0)
         file = file.mid(slash + 1);
-    return file + u':' + QString::number(where.line());
+    return file + u':' + QString::number(line);
+}
+
+WorkEntry entryOf(quint64 id, const Item &item)
+{
+    WorkEntry e{id, item.service, item.kind, item.name, item.startedMs,
+                originOf(item.file, item.line), item.cancelRequested, item.bytes};
+    return e;
 }
 } // namespace
 
@@ -77,13 +95,24 @@ qint64 WorkLedger::nowMs() const
 quint64 WorkLedger::add(const QString &service, const QString &kind, const QString &name,
                         std::function<void()> cancel, const std::source_location &where)
 {
+    return add(service, kind, name, std::move(cancel), where.file_name(), where.line());
+}
+
+quint64 WorkLedger::add(const QString &service, const QString &kind, const QString &name,
+                        std::function<void()> cancel, const char *file, uint line)
+{
     quint64 id;
     bool cancelNow = false;
     {
         QMutexLocker lock(&d->mutex);
         id = d->nextId++;
         Item item;
-        item.entry = WorkEntry{id, service, kind, name, d->clock.elapsed(), originOf(where), false};
+        item.service = service;
+        item.kind = kind;
+        item.name = name;
+        item.startedMs = d->clock.elapsed();
+        item.file = file;
+        item.line = line;
         item.cancel = std::move(cancel);
         auto &state = d->services[service];
         ++state.counts.active;
@@ -107,6 +136,36 @@ void WorkLedger::closeEntryAsLeak(quint64 id)
     settle(id, true);
 }
 
+void WorkLedger::finishCancelled(quint64 id)
+{
+    {
+        QMutexLocker lock(&d->mutex);
+        auto it = d->items.find(id);
+        if (it == d->items.end())
+            return;
+        it->second.cancelRequested = true;
+    }
+    settle(id, false);
+}
+
+void WorkLedger::update(quint64 id, const QString &kind, const QString &name)
+{
+    QMutexLocker lock(&d->mutex);
+    auto it = d->items.find(id);
+    if (it == d->items.end())
+        return;
+    it->second.kind = kind;
+    it->second.name = name;
+}
+
+void WorkLedger::setProgress(quint64 id, qint64 bytes)
+{
+    QMutexLocker lock(&d->mutex);
+    auto it = d->items.find(id);
+    if (it != d->items.end())
+        it->second.bytes = bytes;
+}
+
 void WorkLedger::settle(quint64 id, bool leaked)
 {
     QString idleService;
@@ -115,21 +174,21 @@ void WorkLedger::settle(quint64 id, bool leaked)
         auto it = d->items.find(id);
         if (it == d->items.end())
             return;
-        auto &state = d->services[it->second.entry.service];
+        auto &state = d->services[it->second.service];
         --state.counts.active;
         if (leaked) {
             ++state.counts.leaked;
             qCWarning(lcLedger).noquote() << u"work destroyed while pending: "_s
-                    + describe(it->second.entry, d->clock.elapsed());
+                    + describe(entryOf(id, it->second), d->clock.elapsed());
         }
-        else if (it->second.entry.cancelRequested)
+        else if (it->second.cancelRequested)
             ++state.counts.cancelled;
         else if (state.stopping)
             ++state.counts.drained;
         else
             ++state.counts.completed;
         if (state.counts.active == 0)
-            idleService = it->second.entry.service;
+            idleService = it->second.service;
         d->items.erase(it);
     }
     if (!idleService.isNull())
@@ -142,9 +201,9 @@ bool WorkLedger::cancel(quint64 id)
     {
         QMutexLocker lock(&d->mutex);
         auto it = d->items.find(id);
-        if (it == d->items.end() || it->second.entry.cancelRequested)
+        if (it == d->items.end() || it->second.cancelRequested)
             return false;
-        it->second.entry.cancelRequested = true;
+        it->second.cancelRequested = true;
         fn = it->second.cancel;
     }
     // Outside the lock: a cancel function may finish this or other entries re-entrantly.
@@ -160,7 +219,7 @@ int WorkLedger::cancelService(const QString &service)
         QMutexLocker lock(&d->mutex);
         d->services[service].cancelling = true;
         for (const auto &[id, item] : d->items) {
-            if (item.entry.service == service && !item.entry.cancelRequested)
+            if (item.service == service && !item.cancelRequested)
                 ids.append(id);
         }
     }
@@ -182,8 +241,8 @@ QList<WorkEntry> WorkLedger::closeService(const QString &service)
     {
         QMutexLocker lock(&d->mutex);
         for (auto it = d->items.begin(); it != d->items.end();) {
-            if (it->second.entry.service == service) {
-                leaked.append(it->second.entry);
+            if (it->second.service == service) {
+                leaked.append(entryOf(it->first, it->second));
                 it = d->items.erase(it);
             } else {
                 ++it;
@@ -204,8 +263,8 @@ QList<WorkEntry> WorkLedger::snapshot(const QString &service) const
     QList<WorkEntry> out;
     QMutexLocker lock(&d->mutex);
     for (const auto &[id, item] : d->items) {
-        if (service.isEmpty() || item.entry.service == service)
-            out.append(item.entry);
+        if (service.isEmpty() || item.service == service)
+            out.append(entryOf(id, item));
     }
     return out;
 }
@@ -229,6 +288,8 @@ QString WorkLedger::describe(const WorkEntry &e, qint64 nowMs)
 {
     QString s = e.service + u": " + e.kind + u" \"" + e.name + u"\" pending for "
         + QString::number(nowMs - e.startedMs) + u"ms (registered at " + e.origin + u')';
+    if (e.bytes >= 0)
+        s += u", "_s + QString::number(e.bytes) + u" bytes so far"_s;
     if (e.cancelRequested)
         s += u", cancel requested";
     return s;
@@ -256,7 +317,8 @@ QJsonArray WorkLedger::dumpJson(const QString &service) const
                                {u"name"_s, e.name},
                                {u"ageMs"_s, double(now - e.startedMs)},
                                {u"origin"_s, e.origin},
-                               {u"cancelRequested"_s, e.cancelRequested}});
+                               {u"cancelRequested"_s, e.cancelRequested},
+                               {u"bytes"_s, double(e.bytes)}});
     }
     return out;
 }

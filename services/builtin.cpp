@@ -2,6 +2,8 @@
 #include "builtin.h"
 
 #include "chaos.h"
+#include "httpfixture.h"
+#include "httppoller.h"
 
 #include <berth/serviceregistry.h>
 
@@ -10,6 +12,8 @@ namespace berth {
 void registerBuiltinServices(ServiceRegistry &registry)
 {
     registry.add(ChaosService::type());
+    registry.add(HttpFixtureService::type());
+    registry.add(HttpPollerService::type());
 }
 
 } // namespace berth

@@ -6,11 +6,51 @@
 
 #include <berth/lifetime.h>
 
+#include <algorithm>
+
+#include <limits.h>
+#include <pthread.h>
+#include <sys/resource.h>
+
 namespace berth::platform {
+
+namespace {
+// The soft open-file limit the process started with, restored in children: a network session
+// may hold 1 000+ connections (about N + N/6 descriptors on Qt 6.4), far past the usual soft
+// limit of 1024, but children that use select() must not inherit a raised limit.
+rlim_t g_startSoftLimit = RLIM_INFINITY;
+bool g_raised = false;
+
+void restoreLimitsInChild()
+{
+    if (!g_raised)
+        return;
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0) {
+        lim.rlim_cur = g_startSoftLimit;
+        setrlimit(RLIMIT_NOFILE, &lim);
+    }
+}
+} // namespace
 
 void earlyInit()
 {
     PosixSignalSource::earlyInit();
+    static const bool once = [] {
+        rlimit lim{};
+        if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+            g_startSoftLimit = lim.rlim_cur;
+            lim.rlim_cur = lim.rlim_max;
+#ifdef __APPLE__
+            lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, OPEN_MAX);   // macOS refuses RLIM_INFINITY
+#endif
+            g_raised = setrlimit(RLIMIT_NOFILE, &lim) == 0;
+            if (g_raised)
+                pthread_atfork(nullptr, nullptr, &restoreLimitsInChild);
+        }
+        return true;
+    }();
+    Q_UNUSED(once);
 }
 
 std::unique_ptr<QObject> installStopSources(Lifetime &lifetime)
@@ -22,7 +62,10 @@ std::function<void()> childProcessModifier()
 {
     // Qt 6.4's QProcess starts children with a raw clone(CLONE_VM | CLONE_VFORK) (forkfd),
     // which runs no pthread_atfork handlers, so the reset has to be passed explicitly.
-    return &PosixSignalSource::resetSignalsInChild;
+    return [] {
+        PosixSignalSource::resetSignalsInChild();
+        restoreLimitsInChild();
+    };
 }
 
 const char *name()

@@ -63,7 +63,7 @@ void TestConfig::validationErrors_data()
 })", 3, 3, u"shutdwn"_s, u"unknown key \"shutdwn\"; did you mean \"shutdown\"?"_s);
     row("unknown key without a close match lists known keys",
         R"({ "services": [ { "name": "a", "type": "chaos" } ], "colour": 1 })", 1, 53, u"colour"_s,
-        u"unknown key \"colour\"; known keys: shutdown, services"_s);
+        u"unknown key \"colour\"; known keys: shutdown, network, services"_s);
     row("unknown service key suggests closest", oneService(R"("atfer": [])"), 3, 37,
         u"services[0].atfer"_s, u"did you mean \"after\"?"_s);
     row("unknown shutdown key suggests closest", R"({
@@ -331,19 +331,19 @@ void TestConfig::allServiceKeysRead()
 
 void TestConfig::demoConfigParsesCleanly()
 {
-    const ConfigResult result = parseConfig(demoConfigJson(), u"<demo>"_s, testRegistry());
-    QVERIFY2(result.ok(), qPrintable(dump(result.errors)));
-    // And against the real built-in types, which is what `berth run` uses.
+    // Against the real built-in types, which is what `berth run` uses.
     ServiceRegistry builtin;
     registerBuiltinServices(builtin);
-    const ConfigResult real = parseConfig(demoConfigJson(), u"<demo>"_s, builtin);
-    QVERIFY2(real.ok(), qPrintable(dump(real.errors)));
-    QStringList names;
+    const ConfigResult result = parseConfig(demoConfigJson(), u"<demo>"_s, builtin);
+    QVERIFY2(result.ok(), qPrintable(dump(result.errors)));
+    QStringList names, types;
     for (const ServiceConfig &svc : result.config.services) {
         names.append(svc.name);
-        QCOMPARE(svc.type, u"chaos"_s);
+        types.append(svc.type);
     }
-    QCOMPARE(names, (QStringList{u"store"_s, u"worker"_s, u"reporter"_s, u"heartbeat"_s}));
+    QCOMPARE(names, (QStringList{u"store"_s, u"worker"_s, u"reporter"_s, u"site"_s, u"poller"_s}));
+    QCOMPARE(types, (QStringList{u"chaos"_s, u"chaos"_s, u"chaos"_s, u"http-fixture"_s, u"http-poller"_s}));
+    QCOMPARE(result.config.services.at(4).after, QStringList{u"site"_s});
     QCOMPARE(result.config.services.at(1).after, QStringList{u"store"_s});
     QCOMPARE(result.config.services.at(2).after, (QStringList{u"worker"_s, u"store"_s}));
     QCOMPARE(result.config.shutdown.deadline, Millis(10000));

@@ -1,17 +1,21 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 #pragma once
 
+#include <berth/networkoptions.h>
 #include <berth/workledger.h>
 
 #include <QtCore/QJsonObject>
 #include <QtCore/QLoggingCategory>
 #include <QtCore/QObject>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <source_location>
 
 namespace berth {
+
+class NetworkSession;
 
 /// Fires once when the host begins to stop (intake) and once when it cancels what remains.
 /// Observe it from any object that does work for a service.
@@ -54,6 +58,11 @@ public:
     StopToken *stopToken() const;
     WorkLedger *ledger() const;
 
+    /// The service's own network session, created on first use with the service's "network"
+    /// settings. Every request made through it (or its manager()) is tracked work: it drains
+    /// when the host stops, is aborted in cancel, and the session closes in close.
+    NetworkSession *network();
+
     /// Registers one piece of in-flight work owned by this service. Once the host has cancelled
     /// the service, work registered afterwards is cancelled at once.
     WorkTicket track(const QString &kind, const QString &name, std::function<void()> cancel = {},
@@ -65,6 +74,8 @@ public:
 
     /// Host use: replace the config after a reload; run onClose callbacks; fresh token on restart.
     void setConfig(const QJsonObject &config);
+    /// \a earlyStop: see NetworkSession::setEarlyStop().
+    void setNetworkOptions(const NetworkOptions &options, const std::atomic<int> *earlyStop = nullptr);
     QStringList runCloseCallbacks(); ///< returns what the callbacks threw
     void resetToken();
 

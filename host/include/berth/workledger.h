@@ -23,6 +23,7 @@ struct WorkEntry
     qint64 startedMs = 0; ///< monotonic start, ms since the ledger was created
     QString origin;    ///< "file.cpp:123" where it was registered
     bool cancelRequested = false;
+    qint64 bytes = -1; ///< progress so far (bytes received), -1 when the work has none
 };
 
 /// How a service's work ended, counted per service for the shutdown report.
@@ -75,6 +76,15 @@ public:
                 std::function<void()> cancel = {},
                 const std::source_location &where = std::source_location::current());
     void finish(quint64 id);
+    /// Registers work whose origin is already known (\a file as from std::source_location).
+    quint64 add(const QString &service, const QString &kind, const QString &name,
+                std::function<void()> cancel, const char *file, uint line);
+    /// The work ended because it was cancelled (counted as cancelled, not completed).
+    void finishCancelled(quint64 id);
+    /// Renames a pending entry (its state changed: queued -> in flight -> waiting to retry).
+    void update(quint64 id, const QString &kind, const QString &name);
+    /// Records progress (bytes so far) of a pending entry, shown in dumps.
+    void setProgress(quint64 id, qint64 bytes);
     /// Asks one entry to cancel. Returns false if it is unknown or already finished.
     bool cancel(quint64 id);
     /// Cancels every pending entry of \a service; entries added later are cancelled as soon as

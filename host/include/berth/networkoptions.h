@@ -1,0 +1,50 @@
+// Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+// The settings of one service's NetworkSession: the "network" object of a service (or the
+// top-level "network" object, whose values every service inherits). Light header: no QtNetwork.
+#pragma once
+
+#include <QtCore/QString>
+#include <QtCore/QStringList>
+
+#include <chrono>
+
+namespace berth {
+
+struct RetryOptions
+{
+    int attempts = 3;                                ///< "attempts": tries in all; 1 = no retry
+    std::chrono::milliseconds base{250};             ///< "base": first backoff step
+    std::chrono::milliseconds cap{30000};            ///< "cap": largest wait, Retry-After included
+    bool nonIdempotent = false;                      ///< "nonIdempotent": also retry POST/PATCH
+    QList<int> statuses{429, 502, 503, 504};         ///< "statuses": HTTP statuses worth a retry
+};
+
+struct NetworkOptions
+{
+    enum class Redirects { NoLessSafe, SameOrigin, None };
+
+    /// "transferTimeout": a transfer with no data for this long fails (0 = none).
+    std::chrono::milliseconds transferTimeout{30000};
+    /// "maxConcurrent": requests of this session in flight at once; the rest wait in the
+    /// session's own queue (as ledger entries). 0 = automatic (64, or what the service asks for).
+    int maxConcurrent = 0;
+    /// "connectionsPerHost": connections to one host:port. Qt 6.4 fixes 6 per manager, so the
+    /// session spreads requests over several managers. 0 = automatic (6, or what the service asks for).
+    int connectionsPerHost = 0;
+    Redirects redirects = Redirects::NoLessSafe;     ///< "redirects"
+    int maxRedirects = 10;                           ///< "maxRedirects"
+    bool http2 = true;                               ///< "http2": use HTTP/2 where the server offers it (TLS)
+    RetryOptions retry;                              ///< "retry"
+    double ratePerSecond = 0;                        ///< "rateLimit.perSecond"; 0 = no limit
+    int rateBurst = 1;                               ///< "rateLimit.burst"
+    QString cookieJar;                               ///< "cookieJar": file kept across runs; empty = in memory
+    QString cacheDir;                                ///< "cache.dir": disk cache; empty = none
+    qint64 cacheMaxBytes = 50ll * 1024 * 1024;       ///< "cache.maxMiB"
+    QString caBundle;                                ///< "caBundle": extra trusted CAs (PEM file)
+    QStringList redactQuery;                         ///< "redactQuery": more query parameters to hide
+
+    static constexpr int DefaultMaxConcurrent = 64;
+    static constexpr int DefaultConnectionsPerHost = 6;
+};
+
+} // namespace berth

@@ -1,0 +1,186 @@
+// Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+// The real berth binary running http-poller at concurrency 1 000 against a real HTTP server on
+// 127.0.0.1 (HttpFixture, in this test process, on its own thread), stopped by a real SIGTERM.
+// What reached the network is counted at the server, not only in Berth.
+#include "berthprocess.h"
+#include "httpfixture.h"
+
+#include <QtCore/QDateTime>
+#include <QtCore/QJsonDocument>
+#include <QtCore/QJsonObject>
+
+#include <algorithm>
+
+using namespace Qt::StringLiterals;
+using namespace berth;
+
+class TestE2eNetwork : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void cleanupTestCase();
+    void init();
+    void sigtermDrainsAThousandInFlightPolls();
+    void sigtermCancelsAThousandStalledPollsInCancel();
+    void demoConfigPollsItsOwnServer();
+    void secretsStayOutOfOutputLogAndDump();
+
+private:
+    QByteArray pollerConfig(const QString &path, const QByteArray &shutdown, const QString &output) const;
+    HttpFixture *m_server = nullptr;
+};
+
+void TestE2eNetwork::initTestCase()
+{
+    if (HttpFixture::raiseOpenFileLimit() >= 0 && HttpFixture::raiseOpenFileLimit() < 1500)
+        QSKIP("the open-file limit is too low for 1 000 connections at the server");
+    m_server = new HttpFixture;
+    QVERIFY2(m_server->startInThread(), qPrintable(m_server->errorString()));
+}
+
+void TestE2eNetwork::cleanupTestCase()
+{
+    delete m_server;
+}
+
+void TestE2eNetwork::init()
+{
+    // Connections of an earlier test's process must be gone before counting starts.
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->connectionsOpen(), 0, 20000);
+    m_server->reset();
+}
+
+QByteArray TestE2eNetwork::pollerConfig(const QString &path, const QByteArray &shutdown,
+                                        const QString &output) const
+{
+    return R"({"shutdown": )" + shutdown + R"(, "services": [{"name": "poller", "type": "http-poller",
+        "config": {"url": ")" + m_server->url(path).toString().toUtf8() + R"(", "concurrency": 1000,
+                   "interval": "0s", "output": ")" + output.toUtf8() + R"("}}]})";
+}
+
+void TestE2eNetwork::sigtermDrainsAThousandInFlightPolls()
+{
+    BerthProcess berth;
+    const QString out = berth.path(u"polls.jsonl"_s);
+    berth.run(pollerConfig(u"/delay?ms=200"_s,
+                           R"({"deadline": "10s", "drain": "5s", "cancel": "2s", "reserve": "250ms"})", out));
+    QVERIFY(berth.waitReady());
+    // All 1 000 really open at the server at once, and polling back to back. (Qt may keep one
+    // more idle keep-alive connection per manager than it uses at the moment: open >= 1000.)
+    QTRY_VERIFY2_WITH_TIMEOUT(m_server->peakConnectionsOpen() >= 1000 && m_server->requestsReceived() >= 2000
+                                  && m_server->pendingResponses() >= 900,
+                              qPrintable(u"open %1, received %2, peak %3, pending %4"_s.arg(m_server->connectionsOpen())
+                                             .arg(m_server->requestsReceived()).arg(m_server->peakConnectionsOpen())
+                                             .arg(m_server->pendingResponses())),
+                              30000);
+
+    const qint64 signalAt = QDateTime::currentMSecsSinceEpoch();
+    QElapsedTimer sinceSignal;
+    sinceSignal.start();
+    berth.signal(SIGTERM);
+    QCOMPARE(berth.finish(20000), 0);
+    const qint64 exitMs = sinceSignal.elapsed();
+    qInfo("exit %lld ms after SIGTERM", exitMs);
+
+    // Every request that reached the server completed; none was abandoned or aborted.
+    QTRY_COMPARE(m_server->requestsCompleted(), m_server->requestsReceived());
+    QCOMPARE(m_server->requestsAbandoned(), 0);
+    QCOMPARE(m_server->requestsAborted(), 0);
+    // None started after the signal. A poll berth sent just before it took the signal may
+    // arrive a moment later: allow 20 ms for that (signal to intake is ~35 us in the benchmark).
+    const QList<qint64> arrivals = m_server->arrivalTimesMs();
+    const qint64 late = std::count_if(arrivals.cbegin(), arrivals.cend(), [&](qint64 t) { return t > signalAt + 20; });
+    QCOMPARE(late, 0);
+    // Berth wrote one line per request, all answered 200.
+    QFile f(out);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    qint64 lines = 0, ok = 0;
+    while (!f.atEnd()) {
+        const QJsonObject o = QJsonDocument::fromJson(f.readLine()).object();
+        ++lines;
+        ok += o.value(u"status"_s).toInt() == 200 ? 1 : 0;
+    }
+    QCOMPARE(lines, m_server->requestsReceived());
+    QCOMPARE(ok, lines);
+    QVERIFY2(berth.stdErr().contains(u"exit code 0: clean stop"_s), qPrintable(berth.stdErr().right(2000)));
+    // The issue's target is 250 ms; timing targets are measured in tests/benchmarks (median of
+    // several runs). Here only a bound no loaded machine misses: well inside the drain budget.
+    QVERIFY2(exitMs < 3000, qPrintable(QString::number(exitMs)));
+}
+
+void TestE2eNetwork::sigtermCancelsAThousandStalledPollsInCancel()
+{
+    BerthProcess berth;
+    const QString out = berth.path(u"polls.jsonl"_s);
+    berth.run(pollerConfig(u"/never"_s,
+                           R"({"deadline": "2s", "drain": "1s", "cancel": "500ms", "reserve": "250ms"})", out));
+    QVERIFY(berth.waitReady());
+    QTRY_VERIFY_WITH_TIMEOUT(m_server->requestsReceived(u"/never"_s) == 1000, 30000);
+    QCOMPARE(m_server->pendingResponses(), 1000);
+    QCOMPARE(m_server->connectionsOpen(), 1000);
+
+    QElapsedTimer sinceSignal;
+    sinceSignal.start();
+    berth.signal(SIGTERM);
+    QCOMPARE(berth.finish(20000), 0);   // cancelling on time is a clean stop
+    const qint64 exitMs = sinceSignal.elapsed();
+    qInfo("exit %lld ms after SIGTERM", exitMs);
+    const QString err = berth.stdErr();
+    // Cancelled in the cancel phase (after the 1 s drain), counted in the report, none leaked.
+    QVERIFY2(err.contains(u"phase cancel: 1000 pending work item(s) cancelled"_s), qPrintable(err.right(3000)));
+    const QRegularExpression row(uR"(\n  poller\s+stopped\s+\d+ms\s+0\s+0\s+1000\s+0\s)"_s);
+    QVERIFY2(row.match(err).hasMatch(), qPrintable(err.right(3000)));
+    QVERIFY2(err.contains(u"pending at exit: none"_s), qPrintable(err.right(3000)));
+    // At the server: all 1 000 went away unanswered, no request came after them.
+    QTRY_COMPARE(m_server->requestsAbandoned(), 1000);
+    QCOMPARE(m_server->requestsReceived(), 1000);
+    QTRY_COMPARE(m_server->connectionsOpen(), 0);
+    QVERIFY2(exitMs >= 1000, qPrintable(QString::number(exitMs)));   // the drain budget was given
+    QVERIFY2(exitMs < 2000 + 1000, qPrintable(QString::number(exitMs)));   // see the benchmark for the tight figure
+    QFile f(out);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    QCOMPARE(f.readAll().count("aborted (the host cancelled it while stopping)"), 1000);
+}
+
+void TestE2eNetwork::demoConfigPollsItsOwnServer()
+{
+    BerthProcess berth;
+    berth.start({u"run"_s});
+    QVERIFY(berth.waitReady());
+    QVERIFY2(berth.waitFor(u"listening on http://127\\.0\\.0\\.1:\\d+"_s) >= 0, qPrintable(berth.stdErr()));
+    QVERIFY2(berth.waitFor(uR"("status":200)"_s, 10000) >= 0, qPrintable(berth.stdErr()));
+    berth.signal(SIGTERM);
+    QCOMPARE(berth.finish(), 0);
+}
+
+void TestE2eNetwork::secretsStayOutOfOutputLogAndDump()
+{
+    BerthProcess berth;
+    const QString out = berth.path(u"polls.jsonl"_s);
+    const QString trace = berth.path(u"trace.json"_s);
+    const QString dump = berth.path(u"dump.json"_s);
+    QUrl url = m_server->url(u"/delay?ms=300&token=T0KEN&tenant=TENANT"_s);
+    url.setUserInfo(u"u:PA55W0RD"_s);
+    berth.run(R"({"network": {"redactQuery": ["tenant"]}, "services": [{"name": "poller", "type": "http-poller",
+        "config": {"url": ")" + url.toString().toUtf8() + R"(", "interval": "0s", "output": ")" + out.toUtf8()
+                  + R"(", "headers": {"Authorization": "Bearer AUTHSECRET", "Cookie": "sid=COOKIESECRET"}}}]})",
+              {u"--trace"_s, trace, u"--dump"_s, dump});
+    QVERIFY(berth.waitReady());
+    QVERIFY(berth.waitForPending(u"reply \"GET http"_s));
+    QTRY_VERIFY(m_server->requestsCompleted() >= 2);
+    berth.signal(SIGTERM);
+    QCOMPARE(berth.finish(), 0);
+    QString everything = berth.stdErr();
+    for (const QString &file : {out, trace, dump}) {
+        QFile f(file);
+        QVERIFY2(f.open(QIODevice::ReadOnly), qPrintable(file));
+        everything += QString::fromUtf8(f.readAll());
+    }
+    QVERIFY(everything.contains(u"token=REDACTED"_s));
+    for (const char *secret : {"T0KEN", "TENANT", "PA55W0RD", "AUTHSECRET", "COOKIESECRET"})
+        QVERIFY2(!everything.contains(QLatin1String(secret)), secret);
+}
+
+QTEST_MAIN(TestE2eNetwork)
+#include "tst_e2e_network.moc"

@@ -1,0 +1,733 @@
+// Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+// NetworkSession against a real HTTP server on 127.0.0.1 (HttpFixture, served from its own
+// thread): every lifecycle transition, each retry rule, redaction, refusal while draining, the
+// leak report, and that direct use of the manager is tracked as well.
+#include <berth/networksession.h>
+#include <berth/servicecontext.h>
+#include <berth/workledger.h>
+
+#include "config.h"
+#include "httpfixture.h"
+
+#include <berth/serviceregistry.h>
+
+#include <QtCore/QDir>
+#include <QtCore/QElapsedTimer>
+#include <QtCore/QFile>
+#include <QtCore/QJsonDocument>
+#include <QtCore/QJsonObject>
+#include <QtCore/QTemporaryDir>
+#include <QtTest/QSignalSpy>
+#include <QtTest/QTest>
+
+#include <memory>
+
+using namespace Qt::StringLiterals;
+using namespace std::chrono_literals;
+using namespace berth;
+
+namespace {
+const QString Svc = u"svc"_s;
+
+NetworkOptions quickOptions()
+{
+    NetworkOptions o;
+    o.retry.base = 10ms;
+    o.retry.cap = 2s;
+    return o;
+}
+
+/// Waits for a call's finished() (the call deletes itself afterwards: read it in the handler).
+struct Outcome
+{
+    bool done = false;
+    int status = 0;
+    QNetworkReply::NetworkError error = QNetworkReply::NoError;
+    QString errorString;
+    QByteArray body;
+    int attempts = 0;
+    bool sent = false;
+    QByteArray retryAfter;
+};
+
+std::shared_ptr<Outcome> watch(NetworkCall *call)
+{
+    auto out = std::make_shared<Outcome>();
+    QObject::connect(call, &NetworkCall::finished, call, [call, out] {
+        out->done = true;
+        out->status = call->httpStatus();
+        out->error = call->error();
+        out->errorString = call->errorString();
+        out->body = call->body();
+        out->attempts = call->attempts();
+        out->sent = call->wasSent();
+        out->retryAfter = call->header("Retry-After");
+    });
+    return out;
+}
+} // namespace
+
+class TestNetworkSession : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void cleanupTestCase();
+    void init();
+
+    void sendCompletesAndIsALedgerEntry();
+    void directManagerUseIsTracked();
+    void refusedWhileDrainingWithAClearError();
+    void drainLetsInFlightFinishAndNeverSendsTheQueue();
+    void drainCancelsDirectRequestsQtHeldBack();
+    void abortAllAbortsWhatIsInFlight();
+    void closeReportsUndeletedReplyAsLeakWithoutCrash();
+    void replyDeletedWhileRunningCountsAsCancelled();
+    void concurrencyCapQueuesInTheSession();
+    void manyConnectionsToOneHostAreReallyOpen();
+    void retriesTransientStatusWithBackoff();
+    void retryAfterSecondsIsHonoured();
+    void retryAfterHttpDateIsHonoured();
+    void retryAfterBeyondCapIsNotRetried();
+    void nonIdempotentNotRetriedUnlessAsked();
+    void attemptsAreCapped();
+    void retryWaitIsLedgerEntryAndEndsOnDrain();
+    void transferTimeoutFailsAStalledTransfer();
+    void rateLimitSpacesRequests();
+    void redirectChainFollowedAndCapped();
+    void resetMidBodyIsAnError();
+    void cookieJarPersistsAcrossSessions();
+    void diskCacheServesSecondRequest();
+    void secretsNeverInLedgerOrErrors();
+    void redactUrl_data();
+    void redactUrl();
+    void retryAfterParsing_data();
+    void retryAfterParsing();
+    void backoffIsFullJitterUnderCap();
+    void idempotentMethods();
+    void contextSessionClosesInClose();
+    void networkConfigIsValidated_data();
+    void networkConfigIsValidated();
+
+private:
+    HttpFixture *m_server = nullptr;
+};
+
+void TestNetworkSession::initTestCase()
+{
+    HttpFixture::raiseOpenFileLimit();
+    m_server = new HttpFixture;
+    QVERIFY2(m_server->startInThread(), qPrintable(m_server->errorString()));
+}
+
+void TestNetworkSession::cleanupTestCase()
+{
+    delete m_server;
+}
+
+void TestNetworkSession::init()
+{
+    m_server->reset();
+}
+
+void TestNetworkSession::sendCompletesAndIsALedgerEntry()
+{
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    auto out = watch(s.get(QNetworkRequest(m_server->url(u"/delay?ms=300"_s))));
+    QTRY_COMPARE(ledger.activeCount(Svc), 1);
+    const auto entries = ledger.snapshot(Svc);
+    QCOMPARE(entries.size(), 1);
+    QCOMPARE(entries.first().kind, u"reply"_s);
+    QVERIFY2(entries.first().name.startsWith(u"GET http://127.0.0.1:"_s), qPrintable(entries.first().name));
+    QVERIFY2(entries.first().origin.startsWith(u"tst_networksession.cpp:"_s), qPrintable(entries.first().origin));
+    QTRY_VERIFY(out->done);
+    QCOMPARE(out->status, 200);
+    QCOMPARE(out->error, QNetworkReply::NoError);
+    QCOMPARE(out->attempts, 1);
+    QCOMPARE(ledger.activeCount(Svc), 0);
+    QCOMPARE(ledger.counts(Svc).completed, 1);
+    QCOMPARE(m_server->requestsReceived(u"/delay"_s), 1);
+}
+
+void TestNetworkSession::directManagerUseIsTracked()
+{
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    QNetworkReply *reply = s.manager()->get(QNetworkRequest(m_server->url(u"/delay?ms=200"_s)));
+    QCOMPARE(ledger.activeCount(Svc), 1);
+    const WorkEntry e = ledger.snapshot(Svc).first();
+    QCOMPARE(e.kind, u"reply"_s);
+    QVERIFY(e.name.contains(u"/delay?ms=200"_s));
+    QVERIFY2(e.origin.startsWith(u"tst_networksession.cpp:"_s), qPrintable(e.origin));
+    QCOMPARE(s.inFlight(), 1);
+    QSignalSpy finished(reply, &QNetworkReply::finished);
+    QVERIFY(finished.wait(10000));
+    QCOMPARE(ledger.activeCount(Svc), 0);
+    QCOMPARE(ledger.counts(Svc).completed, 1);
+    QCOMPARE(s.inFlight(), 0);
+    delete reply;
+}
+
+void TestNetworkSession::refusedWhileDrainingWithAClearError()
+{
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    s.beginDrain();
+    QCOMPARE(s.state(), NetworkSession::State::Draining);
+
+    NetworkCall *call = s.get(QNetworkRequest(m_server->url(u"/fast"_s)));
+    QVERIFY(call->isFinished());
+    QSignalSpy callFinished(call, &NetworkCall::finished);
+    QCOMPARE(callFinished.size(), 0);   // never from inside send()
+    QVERIFY(callFinished.wait(5000));
+    QCOMPARE(callFinished.size(), 1);
+
+    QNetworkReply *reply = s.manager()->get(QNetworkRequest(m_server->url(u"/fast"_s)));
+    QSignalSpy replyFinished(reply, &QNetworkReply::finished);
+    QCOMPARE(replyFinished.size(), 0);
+    QVERIFY(replyFinished.wait(5000));
+    QCOMPARE(reply->error(), QNetworkReply::OperationCanceledError);
+    QVERIFY2(reply->errorString().contains(u"the host is stopping"_s), qPrintable(reply->errorString()));
+    QVERIFY2(reply->errorString().contains(u"\"svc\""_s), qPrintable(reply->errorString()));
+    delete reply;
+    QCOMPARE(m_server->requestsReceived(), 0);
+    QCOMPARE(ledger.activeCount(Svc), 0);
+}
+
+void TestNetworkSession::drainLetsInFlightFinishAndNeverSendsTheQueue()
+{
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.maxConcurrent = 3;
+    NetworkSession s(Svc, &ledger, o);
+    QList<std::shared_ptr<Outcome>> outs;
+    for (int i = 0; i < 8; ++i)
+        outs.append(watch(s.get(QNetworkRequest(m_server->url(u"/delay?ms=400"_s)))));
+    QCOMPARE(s.inFlight(), 3);
+    QCOMPARE(s.queued(), 5);
+    QTRY_COMPARE(m_server->requestsReceived(u"/delay"_s), 3);
+    ledger.markStopping(Svc);
+    s.beginDrain();
+    QCOMPARE(s.queued(), 0);
+    // The five that never left finish at once as cancelled, unsent.
+    int cancelled = 0;
+    QTRY_VERIFY((cancelled = int(std::count_if(outs.cbegin(), outs.cend(), [](const auto &o) { return o->done; }))) >= 5);
+    QTRY_VERIFY(std::all_of(outs.cbegin(), outs.cend(), [](const auto &o) { return o->done; }));
+    int ok = 0, unsent = 0;
+    for (const auto &out : std::as_const(outs)) {
+        if (out->status == 200)
+            ++ok;
+        if (!out->sent) {
+            ++unsent;
+            QCOMPARE(out->error, QNetworkReply::OperationCanceledError);
+            QVERIFY2(out->errorString.contains(u"never"_s) || out->errorString.contains(u"before it was sent"_s),
+                     qPrintable(out->errorString));
+        }
+    }
+    QCOMPARE(ok, 3);
+    QCOMPARE(unsent, 5);
+    QCOMPARE(ledger.counts(Svc).drained, 3);
+    QCOMPARE(ledger.counts(Svc).cancelled, 5);
+    QCOMPARE(m_server->requestsReceived(u"/delay"_s), 3);   // counted at the server
+    QTRY_COMPARE(m_server->requestsCompleted(), 3);
+}
+
+void TestNetworkSession::drainCancelsDirectRequestsQtHeldBack()
+{
+    // Direct use of one manager: Qt sends 6 per host and holds the rest in its own queue.
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    QList<QNetworkReply *> replies;
+    for (int i = 0; i < 10; ++i)
+        replies.append(s.manager()->get(QNetworkRequest(m_server->url(u"/delay?ms=500"_s))));
+    QTRY_COMPARE(m_server->requestsReceived(u"/delay"_s), 6);
+    s.beginDrain();
+    int aborted = 0;
+    for (QNetworkReply *r : std::as_const(replies))
+        aborted += r->isFinished() && r->error() == QNetworkReply::OperationCanceledError ? 1 : 0;
+    QCOMPARE(aborted, 4);
+    QTRY_VERIFY(std::all_of(replies.cbegin(), replies.cend(), [](QNetworkReply *r) { return r->isFinished(); }));
+    int ok = 0;
+    for (QNetworkReply *r : std::as_const(replies))
+        ok += r->error() == QNetworkReply::NoError ? 1 : 0;
+    QCOMPARE(ok, 6);
+    QCOMPARE(m_server->requestsReceived(u"/delay"_s), 6);
+    qDeleteAll(replies);
+}
+
+void TestNetworkSession::abortAllAbortsWhatIsInFlight()
+{
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    QList<std::shared_ptr<Outcome>> outs;
+    for (int i = 0; i < 4; ++i)
+        outs.append(watch(s.get(QNetworkRequest(m_server->url(u"/never"_s)))));
+    QNetworkReply *direct = s.manager()->get(QNetworkRequest(m_server->url(u"/never"_s)));
+    QTRY_COMPARE(m_server->requestsReceived(u"/never"_s), 5);
+    s.beginDrain();
+    QCOMPARE(ledger.activeCount(Svc), 5);
+    s.abortAll();
+    QCOMPARE(s.state(), NetworkSession::State::Aborting);
+    // abort() finishes synchronously: nothing is pending once abortAll() returns.
+    QCOMPARE(ledger.activeCount(Svc), 0);
+    QCOMPARE(s.inFlight(), 0);
+    QCOMPARE(ledger.counts(Svc).cancelled, 5);
+    QVERIFY(direct->isFinished());
+    QCOMPARE(direct->error(), QNetworkReply::OperationCanceledError);
+    QTRY_VERIFY(std::all_of(outs.cbegin(), outs.cend(), [](const auto &o) { return o->done; }));
+    for (const auto &out : std::as_const(outs)) {
+        QCOMPARE(out->error, QNetworkReply::OperationCanceledError);
+        QVERIFY2(out->errorString.contains(u"aborted"_s), qPrintable(out->errorString));
+    }
+    QTRY_COMPARE(m_server->requestsAbandoned(), 5);   // the server saw them go
+    delete direct;
+}
+
+void TestNetworkSession::closeReportsUndeletedReplyAsLeakWithoutCrash()
+{
+    WorkLedger ledger;
+    auto s = std::make_unique<NetworkSession>(Svc, &ledger, quickOptions());
+    QNetworkReply *kept = s->manager()->get(QNetworkRequest(m_server->url(u"/fast?token=s3cret"_s)));
+    QSignalSpy done(kept, &QNetworkReply::finished);
+    QVERIFY(done.wait(5000));
+    QCOMPARE(ledger.activeCount(Svc), 0);
+    s->close();
+    QCOMPARE(s->state(), NetworkSession::State::Closed);
+    QCOMPARE(s->managerCount(), 0);
+    // The reply the service still holds is reported, with where it was started...
+    const auto pending = ledger.snapshot(Svc);
+    QCOMPARE(pending.size(), 1);
+    QVERIFY2(pending.first().name.contains(u"never deleted"_s), qPrintable(pending.first().name));
+    QVERIFY2(!pending.first().name.contains(u"s3cret"_s), qPrintable(pending.first().name));
+    QVERIFY2(pending.first().origin.startsWith(u"tst_networksession.cpp:"_s), qPrintable(pending.first().origin));
+    const auto leaked = ledger.closeService(Svc);
+    QCOMPARE(leaked.size(), 1);
+    QCOMPARE(ledger.counts(Svc).leaked, 1);
+    // ... and the pointer is still valid: no crash, whatever the service does with it.
+    QCOMPARE(kept->error(), QNetworkReply::NoError);
+    QVERIFY(kept->url().isValid());
+    delete kept;
+    s.reset();
+}
+
+void TestNetworkSession::replyDeletedWhileRunningCountsAsCancelled()
+{
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    QNetworkReply *reply = s.manager()->get(QNetworkRequest(m_server->url(u"/never"_s)));
+    QTRY_COMPARE(m_server->requestsReceived(u"/never"_s), 1);
+    delete reply;
+    QCOMPARE(ledger.activeCount(Svc), 0);
+    QCOMPARE(ledger.counts(Svc).cancelled, 1);
+    QCOMPARE(s.inFlight(), 0);
+    s.close();
+    QCOMPARE(ledger.activeCount(Svc), 0);
+}
+
+void TestNetworkSession::concurrencyCapQueuesInTheSession()
+{
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.maxConcurrent = 4;
+    NetworkSession s(Svc, &ledger, o);
+    QList<std::shared_ptr<Outcome>> outs;
+    for (int i = 0; i < 12; ++i)
+        outs.append(watch(s.get(QNetworkRequest(m_server->url(u"/delay?ms=100"_s)))));
+    QCOMPARE(s.inFlight(), 4);
+    QCOMPARE(s.queued(), 8);
+    const auto kinds = ledger.snapshot(Svc);
+    QCOMPARE(std::count_if(kinds.cbegin(), kinds.cend(), [](const WorkEntry &e) { return e.kind == u"request (queued)"_s; }), 8);
+    QTRY_VERIFY_WITH_TIMEOUT(std::all_of(outs.cbegin(), outs.cend(), [](const auto &o) { return o->done; }), 20000);
+    QVERIFY2(m_server->peakConnectionsOpen() <= 4, qPrintable(QString::number(m_server->peakConnectionsOpen())));
+    QCOMPARE(m_server->requestsCompleted(), 12);
+}
+
+void TestNetworkSession::manyConnectionsToOneHostAreReallyOpen()
+{
+    // Qt 6.4 allows 6 connections per host per manager: 300 need 50 managers in one session.
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.maxConcurrent = 300;
+    o.connectionsPerHost = 300;
+    NetworkSession s(Svc, &ledger, o);
+    QList<std::shared_ptr<Outcome>> outs;
+    for (int i = 0; i < 300; ++i)
+        outs.append(watch(s.get(QNetworkRequest(m_server->url(u"/never"_s)))));
+    QCOMPARE(s.inFlight(), 300);
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->requestsReceived(u"/never"_s), 300, 20000);
+    QCOMPARE(m_server->connectionsOpen(), 300);
+    QVERIFY(s.managerCount() >= 50);
+    s.abortAll();
+    QCOMPARE(ledger.activeCount(Svc), 0);
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->connectionsOpen(), 0, 20000);
+    s.close();
+}
+
+void TestNetworkSession::retriesTransientStatusWithBackoff()
+{
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    auto out = watch(s.get(QNetworkRequest(m_server->url(u"/flaky?key=a&fail=2&code=503"_s))));
+    QTRY_VERIFY(out->done);
+    QCOMPARE(out->status, 200);
+    QCOMPARE(out->attempts, 3);
+    QCOMPARE(m_server->requestsReceived(u"/flaky"_s), 3);
+    QCOMPARE(ledger.counts(Svc).completed, 1);   // one call, one entry, however many attempts
+}
+
+void TestNetworkSession::retryAfterSecondsIsHonoured()
+{
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    QElapsedTimer t;
+    t.start();
+    auto out = watch(s.get(QNetworkRequest(m_server->url(u"/flaky?key=b&fail=1&code=429&retryAfter=1"_s))));
+    QTRY_VERIFY_WITH_TIMEOUT(out->done, 10000);
+    QCOMPARE(out->status, 200);
+    QCOMPARE(out->attempts, 2);
+    QVERIFY2(t.elapsed() >= 950, qPrintable(QString::number(t.elapsed())));   // a lower bound only
+}
+
+void TestNetworkSession::retryAfterHttpDateIsHonoured()
+{
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    QElapsedTimer t;
+    t.start();
+    // The server renders "2 s from now" as an HTTP-date (whole seconds: at least ~1 s away).
+    auto out = watch(s.get(QNetworkRequest(m_server->url(u"/flaky?key=c&fail=1&code=503&retryAfterDate=2"_s))));
+    QTRY_VERIFY_WITH_TIMEOUT(out->done, 10000);
+    QCOMPARE(out->status, 200);
+    QCOMPARE(out->attempts, 2);
+    QVERIFY2(t.elapsed() >= 900, qPrintable(QString::number(t.elapsed())));
+}
+
+void TestNetworkSession::retryAfterBeyondCapIsNotRetried()
+{
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());   // cap 2 s
+    auto out = watch(s.get(QNetworkRequest(m_server->url(u"/flaky?key=d&fail=1&code=503&retryAfter=60"_s))));
+    QTRY_VERIFY(out->done);
+    QCOMPARE(out->status, 503);
+    QCOMPARE(out->attempts, 1);
+    QCOMPARE(out->retryAfter, QByteArray("60"));
+}
+
+void TestNetworkSession::nonIdempotentNotRetriedUnlessAsked()
+{
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    QNetworkRequest req(m_server->url(u"/flaky?key=e&fail=1&code=503"_s));
+    req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("text/plain"));
+    auto post = watch(s.send(req, "POST", "x"));
+    QTRY_VERIFY(post->done);
+    QCOMPARE(post->status, 503);
+    QCOMPARE(post->attempts, 1);
+
+    QNetworkRequest req2(m_server->url(u"/flaky?key=f&fail=1&code=503"_s));
+    req2.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("text/plain"));
+    CallOptions opts;
+    opts.retryNonIdempotent = true;
+    auto asked = watch(s.send(req2, "POST", "x", opts));
+    QTRY_VERIFY(asked->done);
+    QCOMPARE(asked->status, 200);
+    QCOMPARE(asked->attempts, 2);
+}
+
+void TestNetworkSession::attemptsAreCapped()
+{
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.retry.attempts = 3;
+    NetworkSession s(Svc, &ledger, o);
+    auto out = watch(s.get(QNetworkRequest(m_server->url(u"/flaky?key=g&fail=10&code=502"_s))));
+    QTRY_VERIFY(out->done);
+    QCOMPARE(out->status, 502);
+    QCOMPARE(out->attempts, 3);
+    QVERIFY2(out->errorString.contains(u"HTTP 502"_s), qPrintable(out->errorString));
+    QCOMPARE(m_server->requestsReceived(u"/flaky"_s), 3);
+    // 404 is not worth a retry.
+    auto notFound = watch(s.get(QNetworkRequest(m_server->url(u"/status?code=404"_s))));
+    QTRY_VERIFY(notFound->done);
+    QCOMPARE(notFound->attempts, 1);
+}
+
+void TestNetworkSession::retryWaitIsLedgerEntryAndEndsOnDrain()
+{
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.retry.cap = 60s;
+    NetworkSession s(Svc, &ledger, o);
+    auto out = watch(s.get(QNetworkRequest(m_server->url(u"/flaky?key=h&fail=1&code=503&retryAfter=30"_s))));
+    QTRY_VERIFY(!ledger.snapshot(Svc).isEmpty() && ledger.snapshot(Svc).first().kind == u"retry wait"_s);
+    QVERIFY2(ledger.snapshot(Svc).first().name.contains(u"next in 30000 ms"_s), qPrintable(ledger.snapshot(Svc).first().name));
+    QElapsedTimer t;
+    t.start();
+    s.beginDrain();
+    QVERIFY(out->done);          // at once
+    QCOMPARE(out->status, 503);  // with its last answer
+    QCOMPARE(ledger.activeCount(Svc), 0);
+    QCOMPARE(ledger.counts(Svc).cancelled, 1);
+    QCOMPARE(m_server->requestsReceived(u"/flaky"_s), 1);
+}
+
+void TestNetworkSession::transferTimeoutFailsAStalledTransfer()
+{
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.transferTimeout = 300ms;
+    o.retry.attempts = 1;
+    NetworkSession s(Svc, &ledger, o);
+    auto out = watch(s.get(QNetworkRequest(m_server->url(u"/never"_s))));
+    QTRY_VERIFY_WITH_TIMEOUT(out->done, 10000);
+    QCOMPARE(out->error, QNetworkReply::TimeoutError);
+    QVERIFY2(out->errorString.contains(u"transfer timeout"_s), qPrintable(out->errorString));
+    QCOMPARE(ledger.counts(Svc).completed, 1);
+}
+
+void TestNetworkSession::rateLimitSpacesRequests()
+{
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.ratePerSecond = 20;
+    o.rateBurst = 1;
+    NetworkSession s(Svc, &ledger, o);
+    QElapsedTimer t;
+    t.start();
+    QList<std::shared_ptr<Outcome>> outs;
+    for (int i = 0; i < 5; ++i)
+        outs.append(watch(s.get(QNetworkRequest(m_server->url(u"/fast"_s)))));
+    QCOMPARE(s.inFlight(), 1);   // the burst
+    QTRY_VERIFY(std::all_of(outs.cbegin(), outs.cend(), [](const auto &o) { return o->done; }));
+    // 4 more tokens at 20/s take at least 200 ms: a lower bound, never flaky.
+    QVERIFY2(t.elapsed() >= 190, qPrintable(QString::number(t.elapsed())));
+    QCOMPARE(m_server->requestsReceived(u"/fast"_s), 5);
+}
+
+void TestNetworkSession::redirectChainFollowedAndCapped()
+{
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    auto out = watch(s.get(QNetworkRequest(m_server->url(u"/redirect?n=3"_s))));
+    QTRY_VERIFY(out->done);
+    QCOMPARE(out->status, 200);
+    QCOMPARE(m_server->requestsReceived(u"/redirect"_s), 3);
+    QCOMPARE(m_server->requestsReceived(u"/fast"_s), 1);
+
+    NetworkOptions o = quickOptions();
+    o.maxRedirects = 2;
+    NetworkSession capped(Svc, &ledger, o);
+    auto tooMany = watch(capped.get(QNetworkRequest(m_server->url(u"/redirect?n=3"_s))));
+    QTRY_VERIFY(tooMany->done);
+    QCOMPARE(tooMany->error, QNetworkReply::TooManyRedirectsError);
+
+    NetworkOptions none = quickOptions();
+    none.redirects = NetworkOptions::Redirects::None;
+    NetworkSession manual(Svc, &ledger, none);
+    auto first = watch(manual.get(QNetworkRequest(m_server->url(u"/redirect?n=3"_s))));
+    QTRY_VERIFY(first->done);
+    QCOMPARE(first->status, 302);
+}
+
+void TestNetworkSession::resetMidBodyIsAnError()
+{
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.retry.attempts = 2;
+    NetworkSession s(Svc, &ledger, o);
+    auto out = watch(s.get(QNetworkRequest(m_server->url(u"/reset?after=100"_s))));
+    QTRY_VERIFY(out->done);
+    QVERIFY2(out->error != QNetworkReply::NoError, qPrintable(u"status %1, %2 bytes, received %3"_s.arg(out->status).arg(out->body.size()).arg(m_server->requestsReceived(u"/reset"_s))));
+    QVERIFY2(out->attempts == 2, qPrintable(out->errorString));   // a connection reset is transient: retried once
+    QCOMPARE(ledger.activeCount(Svc), 0);
+}
+
+void TestNetworkSession::cookieJarPersistsAcrossSessions()
+{
+    QTemporaryDir dir;
+    const QString jar = dir.filePath(u"cookies.txt"_s);
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.cookieJar = jar;
+    {
+        NetworkSession s(Svc, &ledger, o);
+        auto out = watch(s.get(QNetworkRequest(m_server->url(u"/cookie/set?sid=abc123"_s))));
+        QTRY_VERIFY(out->done);
+        QCOMPARE(out->status, 200);
+        QVERIFY(!QFile::exists(jar));   // flushed in close, not before
+        s.close();
+        QVERIFY(QFile::exists(jar));
+        QCOMPARE(QFile(jar).permissions() & (QFileDevice::ReadOther | QFileDevice::ReadGroup), QFileDevice::Permissions());
+    }
+    NetworkSession again(Svc, &ledger, o);
+    auto out = watch(again.get(QNetworkRequest(m_server->url(u"/cookie/get"_s))));
+    QTRY_VERIFY(out->done);
+    const QJsonObject got = QJsonDocument::fromJson(out->body).object();
+    QCOMPARE(got.value(u"cookies"_s).toObject().value(u"sid"_s).toString(), u"abc123"_s);
+}
+
+void TestNetworkSession::diskCacheServesSecondRequest()
+{
+    QTemporaryDir dir;
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.cacheDir = dir.filePath(u"cache"_s);
+    NetworkSession s(Svc, &ledger, o);
+    auto first = watch(s.get(QNetworkRequest(m_server->url(u"/cache?maxAge=60"_s))));
+    QTRY_VERIFY(first->done);
+    QCOMPARE(first->status, 200);
+    auto second = watch(s.get(QNetworkRequest(m_server->url(u"/cache?maxAge=60"_s))));
+    QTRY_VERIFY(second->done);
+    QCOMPARE(second->body, first->body);
+    QCOMPARE(m_server->requestsReceived(u"/cache"_s), 1);   // the second came from the disk cache
+    s.close();
+    QVERIFY(!QDir(o.cacheDir).entryList(QDir::Dirs | QDir::NoDotAndDotDot).isEmpty());
+}
+
+void TestNetworkSession::secretsNeverInLedgerOrErrors()
+{
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.redactQuery = {u"tenant"_s};
+    o.retry.attempts = 1;
+    NetworkSession s(Svc, &ledger, o);
+    QUrl url = m_server->url(u"/status?code=500&api_key=K3Y&tenant=T3NANT&ok=visible"_s);
+    url.setUserName(u"user"_s);
+    url.setPassword(u"PA55"_s);
+    QNetworkRequest req(url);
+    req.setRawHeader("Authorization", "Bearer T0KEN");
+    req.setRawHeader("Cookie", "sid=C00KIE");
+    auto out = watch(s.get(req));
+    const QString dump = ledger.dumpText(Svc) + QString::fromUtf8(QJsonDocument(ledger.dumpJson(Svc)).toJson());
+    QTRY_VERIFY(out->done);
+    const QString all = dump + out->errorString;
+    for (const char *secret : {"K3Y", "T3NANT", "PA55", "T0KEN", "C00KIE"})
+        QVERIFY2(!all.contains(QLatin1String(secret)), qPrintable(all));
+    QVERIFY2(all.contains(u"ok=visible"_s), qPrintable(all));
+    QVERIFY2(out->errorString.contains(u"HTTP 500"_s), qPrintable(out->errorString));
+}
+
+void TestNetworkSession::redactUrl_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("plain") << u"http://h/p?a=1"_s << u"http://h/p?a=1"_s;
+    QTest::newRow("password") << u"https://u:pw@h/p"_s << u"https://u:***@h/p"_s;
+    QTest::newRow("builtin key") << u"http://h/p?token=abc&x=1"_s << u"http://h/p?token=REDACTED&x=1"_s;
+    QTest::newRow("case-insensitive") << u"http://h/p?Access_Token=abc"_s << u"http://h/p?Access_Token=REDACTED"_s;
+    QTest::newRow("configured key") << u"http://h/p?tenant=abc"_s << u"http://h/p?tenant=REDACTED"_s;
+    QTest::newRow("fragment dropped") << u"http://h/p#secret"_s << u"http://h/p"_s;
+    QTest::newRow("encoded key") << u"http://h/p?api%5Fkey=abc"_s << u"http://h/p?api_key=REDACTED"_s;
+}
+
+void TestNetworkSession::redactUrl()
+{
+    QFETCH(QString, url);
+    QFETCH(QString, expected);
+    QCOMPARE(NetworkSession::redact(QUrl(url), NetworkSession::builtinRedactedQuery() + QStringList{u"tenant"_s}), expected);
+}
+
+void TestNetworkSession::retryAfterParsing_data()
+{
+    QTest::addColumn<QByteArray>("value");
+    QTest::addColumn<int>("expectedMs");   // -1: unusable
+    QTest::newRow("seconds") << QByteArray("120") << 120000;
+    QTest::newRow("zero") << QByteArray("0") << 0;
+    QTest::newRow("spaces") << QByteArray(" 5 ") << 5000;
+    QTest::newRow("IMF-fixdate") << QByteArray("Sun, 06 Nov 1994 08:49:47 GMT") << 7000;
+    QTest::newRow("RFC 850") << QByteArray("Sunday, 06-Nov-94 08:49:47 GMT") << 7000;
+    QTest::newRow("asctime") << QByteArray("Sun Nov  6 08:49:47 1994") << 7000;
+    QTest::newRow("in the past") << QByteArray("Sun, 06 Nov 1994 08:49:00 GMT") << 0;
+    QTest::newRow("negative") << QByteArray("-5") << -1;
+    QTest::newRow("garbage") << QByteArray("soon") << -1;
+    QTest::newRow("empty") << QByteArray() << -1;
+}
+
+void TestNetworkSession::retryAfterParsing()
+{
+    QFETCH(QByteArray, value);
+    QFETCH(int, expectedMs);
+    const QDateTime now(QDate(1994, 11, 6), QTime(8, 49, 40), Qt::UTC);
+    const auto got = net::parseRetryAfter(value, now);
+    if (expectedMs < 0) {
+        QVERIFY(!got);
+    } else {
+        QVERIFY(got);
+        QCOMPARE(got->count(), expectedMs);
+    }
+}
+
+void TestNetworkSession::backoffIsFullJitterUnderCap()
+{
+    QCOMPARE(net::backoffDelay(1, 100ms, 10s, 0.0).count(), 0);
+    QCOMPARE(net::backoffDelay(1, 100ms, 10s, 0.999999).count(), 99);
+    QCOMPARE(net::backoffDelay(3, 100ms, 10s, 0.5).count(), 200);     // ceiling 400
+    QCOMPARE(net::backoffDelay(20, 100ms, 10s, 0.5).count(), 5000);   // ceiling capped at 10 s
+    QCOMPARE(net::backoffDelay(200, 100ms, 10s, 1.0).count(), 10000);
+}
+
+void TestNetworkSession::idempotentMethods()
+{
+    for (const char *v : {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE", "get"})
+        QVERIFY2(net::isIdempotent(v), v);
+    for (const char *v : {"POST", "PATCH", "CONNECT"})
+        QVERIFY2(!net::isIdempotent(v), v);
+}
+
+void TestNetworkSession::contextSessionClosesInClose()
+{
+    WorkLedger ledger;
+    ServiceContext ctx(Svc, u"t"_s, {}, &ledger);
+    NetworkSession *s = ctx.network();
+    QCOMPARE(ctx.network(), s);
+    bool serviceClosedFirst = false;
+    ctx.onClose([&] { serviceClosedFirst = s->state() == NetworkSession::State::Open; });
+    QNetworkReply *r = s->manager()->get(QNetworkRequest(m_server->url(u"/never"_s)));
+    QTRY_COMPARE(m_server->requestsReceived(u"/never"_s), 1);
+    const QStringList errors = ctx.runCloseCallbacks();
+    QVERIFY(errors.isEmpty());
+    QVERIFY(serviceClosedFirst);   // the service's own close ran while its session was open
+    QCOMPARE(s->state(), NetworkSession::State::Closed);
+    QVERIFY(r->isFinished());
+    // A closed session is replaced on next use (a restarted service gets a fresh one).
+    QVERIFY(ctx.network() != s);
+    QCOMPARE(ctx.network()->state(), NetworkSession::State::Open);
+}
+
+void TestNetworkSession::networkConfigIsValidated_data()
+{
+    QTest::addColumn<QByteArray>("network");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("ok") << QByteArray(R"({"transferTimeout": "5s", "retry": {"attempts": 5}})") << QString();
+    QTest::newRow("tls off") << QByteArray(R"({"insecure": true})") << u"services[0].network.insecure: TLS certificate verification cannot be turned off"_s;
+    QTest::newRow("unknown key") << QByteArray(R"({"maxConcurency": 4})") << u"did you mean \"maxConcurrent\""_s;
+    QTest::newRow("bad duration") << QByteArray(R"({"transferTimeout": "5x"})") << u"services[0].network.transferTimeout: bad duration"_s;
+    QTest::newRow("bad attempts") << QByteArray(R"({"retry": {"attempts": 0}})") << u"services[0].network.retry.attempts: expected a whole number from 1 to 100"_s;
+    QTest::newRow("base over cap") << QByteArray(R"({"retry": {"base": "2m", "cap": "1m"}})") << u"base 2m exceeds cap 1m"_s;
+    QTest::newRow("bad status") << QByteArray(R"({"retry": {"statuses": [200]}})") << u"retry.statuses[0]: expected an HTTP status"_s;
+    QTest::newRow("rate") << QByteArray(R"({"rateLimit": {"perSecond": 0}})") << u"rateLimit.perSecond: expected a number of requests per second greater than 0"_s;
+    QTest::newRow("redirects") << QByteArray(R"({"redirects": "always"})") << u"\"always\" is not one of"_s;
+    QTest::newRow("ca missing") << QByteArray(R"({"caBundle": "/nonexistent/ca.pem"})") << u"network.caBundle: cannot read /nonexistent/ca.pem"_s;
+    QTest::newRow("cache needs dir") << QByteArray(R"({"cache": {"maxMiB": 5}})") << u"network.cache: missing required key \"dir\""_s;
+}
+
+void TestNetworkSession::networkConfigIsValidated()
+{
+    QFETCH(QByteArray, network);
+    QFETCH(QString, expected);
+    ServiceRegistry types;
+    types.add(HttpFixtureService::type());
+    const QByteArray json = R"({"services": [{"name": "a", "type": "http-fixture", "network": )" + network + "}]}";
+    const ConfigResult r = parseConfig(json, u"test.json"_s, types);
+    if (expected.isEmpty()) {
+        QVERIFY(r.ok());
+        return;
+    }
+    QVERIFY(!r.ok());
+    QVERIFY2(r.errors.first().toString().contains(expected), qPrintable(r.errors.first().toString()));
+    QVERIFY2(r.errors.first().toString().startsWith(u"test.json:1:"_s), qPrintable(r.errors.first().toString()));
+}
+
+QTEST_MAIN(TestNetworkSession)
+#include "tst_networksession.moc"
