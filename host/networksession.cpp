@@ -179,7 +179,7 @@ public:
         : QNetworkAccessManager(session), m_session(session), m_index(index) {}
 
     QHash<int, int> perHost;          ///< host id -> replies outstanding on this manager
-    QHash<int, QList<QNetworkReply *>> overflow; ///< direct replies Qt holds back (no free slot)
+    QHash<int, QList<QObject *>> overflow; ///< direct replies Qt holds back (no free slot)
     int outstanding = 0;
 
 protected:
@@ -245,7 +245,9 @@ struct NetworkSession::Private
     int perManagerLimit = QtMaxConnectionsPerManager;
     QStringList redactKeys;
     std::vector<TrackedManager *> managers;
-    QHash<QNetworkReply *, ReplyRec> replies;
+    /// Keyed by QObject: a reply is looked up from its destroyed() signal too, when it is no
+    /// longer a QNetworkReply.
+    QHash<QObject *, ReplyRec> replies;
     QHash<QString, int> hostIds;
     QHash<int, int> hostInFlight;
     int inFlight = 0;
@@ -359,7 +361,7 @@ struct NetworkSession::Private
     void attemptFinished(NetworkCall *call, QNetworkReply *reply, bool aborted);
     void finishCall(NetworkCall *call);
     void cancelQueued(NetworkCall *call, const QString &why);
-    void releaseSlot(ReplyRec &rec, QNetworkReply *reply);
+    void releaseSlot(ReplyRec &rec, QObject *reply);
     void setState(State s)
     {
         if (state == s)
@@ -416,7 +418,7 @@ void NetworkSession::Private::onCreated(TrackedManager *m, int managerIndex, QNe
     QObject::connect(reply, &QObject::destroyed, q, &NetworkSession::onReplyDestroyed);
 }
 
-void NetworkSession::Private::releaseSlot(ReplyRec &rec, QNetworkReply *reply)
+void NetworkSession::Private::releaseSlot(ReplyRec &rec, QObject *reply)
 {
     if (rec.finished)
         return;
@@ -436,7 +438,7 @@ void NetworkSession::Private::releaseSlot(ReplyRec &rec, QNetworkReply *reply)
         rec.overflow = false;
     } else {
         // A slot came free: Qt sends the oldest request it held back.
-        QNetworkReply *next = over->takeFirst();
+        QObject *next = over->takeFirst();
         auto it = replies.find(next);
         if (it != replies.end())
             it->overflow = false;
@@ -466,12 +468,12 @@ void NetworkSession::onReplyFinished(QNetworkReply *reply)
 
 void NetworkSession::onReplyDestroyed(QObject *object)
 {
-    // Only the pointer value is used: the reply is being destroyed.
-    auto it = d->replies.find(static_cast<QNetworkReply *>(object));
+    // The reply is being destroyed: only its address is used, never as a QNetworkReply.
+    auto it = d->replies.find(object);
     if (it == d->replies.end())
         return;
     if (!it->finished) {
-        d->releaseSlot(*it, static_cast<QNetworkReply *>(object));
+        d->releaseSlot(*it, object);
         if (it->direct)
             d->ledger->finishCancelled(it->ledgerId);   // deleted while running = cancelled by its owner
     }
@@ -889,12 +891,12 @@ void NetworkSession::beginDrain()
         d->finishCall(call);
     }
     // ... and direct requests that Qt holds back in its own queue for want of a connection.
-    QList<QNetworkReply *> held;
+    QList<QObject *> held;
     for (TrackedManager *m : d->managers) {
         for (const auto &list : std::as_const(m->overflow))
             held += list;
     }
-    for (QNetworkReply *reply : std::as_const(held)) {
+    for (QObject *reply : std::as_const(held)) {
         auto it = d->replies.constFind(reply);
         if (it != d->replies.constEnd() && it->overflow && !it->finished)
             d->ledger->cancel(it->ledgerId);
@@ -912,12 +914,12 @@ void NetworkSession::abortAll()
     if (d->state == State::Draining)
         d->setState(State::Aborting);
     // abort() finishes replies re-entrantly: work on a copy, expect the set to shrink.
-    QList<QNetworkReply *> running;
+    QList<QObject *> running;
     for (auto it = d->replies.cbegin(); it != d->replies.cend(); ++it) {
         if (!it->finished)
             running.append(it.key());
     }
-    for (QNetworkReply *reply : std::as_const(running)) {
+    for (QObject *reply : std::as_const(running)) {
         auto it = d->replies.constFind(reply);
         if (it == d->replies.constEnd() || it->finished)
             continue;

@@ -4,6 +4,9 @@
 // picks the file.
 #pragma once
 
+#include <QtCore/QString>
+
+#include <chrono>
 #include <functional>
 #include <memory>
 
@@ -11,6 +14,7 @@ class QObject;
 
 namespace berth {
 class Lifetime;
+class ServiceHost;
 }
 
 namespace berth::platform {
@@ -33,5 +37,35 @@ std::function<void()> childProcessModifier();
 
 /// Short name of the platform for logs and `berth --version`: "posix", "windows".
 const char *name();
+
+/// `berth run --service`: connects this process to the platform's service manager as service
+/// \a serviceName (Windows: the SCM; its control dispatcher gets a thread of its own) and
+/// reports \a host's start-up and shutdown progress to it until the host finishes. Logging
+/// goes to a rotating file from then on (a service has no console), and also to the Windows
+/// event log if \a eventLog. Call after the host exists and *before* installStopSources().
+/// Returns nullptr and sets \a error if the process was not started by a service manager, or
+/// the platform has none that works this way (POSIX: run under systemd or launchd as is).
+std::unique_ptr<QObject> connectServiceManager(ServiceHost &host, const QString &serviceName,
+                                               bool eventLog, QString *error);
+
+/// `berth install <target>` and `berth uninstall <target>`; the only target so far is
+/// "windows-service".
+struct ServiceInstall
+{
+    QString target;                 ///< "windows-service"
+    QString name;                   ///< --name (default "berth")
+    QString executable;             ///< this executable, absolute
+    QString configFile;             ///< --config, absolute; empty for the built-in demo
+    QString account;                ///< --account; empty for the default (LocalService)
+    bool delayedAutoStart = false;  ///< --delayed-auto-start
+    std::chrono::milliseconds deadline{10000}; ///< shutdown.deadline of that config
+    bool printOnly = false;         ///< --print: say what would be registered, change nothing
+};
+/// Registers (or with printOnly, describes) the service. Returns an exit code: 0 done, 1 the
+/// system refused (\a error says why: rights, an existing service, ...), 2 bad request or a
+/// target this platform cannot install. \a output gets what to print on success.
+int installService(const ServiceInstall &request, QString *output, QString *error);
+/// Stops (if running) and removes the service; same exit codes.
+int uninstallService(const ServiceInstall &request, QString *output, QString *error);
 
 } // namespace berth::platform

@@ -2,7 +2,8 @@
 # Sets up a fresh Debian 12 machine and runs the whole test suite: a normal build, the POSIX
 # signal tests once more without ppoll() (the macOS path), and an AddressSanitizer +
 # UndefinedBehaviorSanitizer build. All must be clean.
-# Usage: tests/run.sh [normal|fallback|asan|tsan]   (default: the first three; tsan is opt-in)
+# The Windows layer's Win32 core is cross-compiled with mingw-w64 and tested under wine.
+# Usage: tests/run.sh [normal|fallback|asan|windows|tsan]   (default: all but tsan, which is opt-in)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/installer/deps.sh"
@@ -37,6 +38,10 @@ if [ "$which" = all ] || [ "$which" = asan ]; then
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
     export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp"
     run_suite asan "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DBERTH_SANITIZE=ON -DBERTH_BUILD_BENCHMARKS=OFF
+fi
+if [ "$which" = all ] || [ "$which" = windows ]; then
+    # Installs mingw-w64 and wine if missing; builds in build-win/ (tests/windows/run.sh).
+    "$root/tests/windows/run.sh"
 fi
 if [ "$which" = tsan ]; then
     # Opt-in (not part of "all"): ThreadSanitizer over the whole suite.

@@ -35,6 +35,10 @@ const char kDescription[] =
     "  run        run the services of --config (without it: a built-in demo)\n"
     "  check      validate --config and exit\n"
     "  services   list the service types and their config keys\n"
+    "  install windows-service [--name N] [--config F] [--account A] [--delayed-auto-start] [--print]\n"
+    "             register berth as a Windows service (--print: only show what would be registered)\n"
+    "  uninstall windows-service [--name N]\n"
+    "             stop and remove that service\n"
     "\n"
     "Signals (run): SIGINT/SIGTERM stop (a 2nd cancels what is left, a 3rd finishes at once),\n"
     "  SIGHUP reloads the config file, SIGUSR1 dumps pending work to the log.\n"
@@ -151,6 +155,40 @@ bool outputWritable(const QCommandLineParser &parser, const QString &option)
     return false;
 }
 
+// berth install|uninstall <target>: the platform layer builds, prints or applies the plan.
+int installOrUninstall(const QString &command, const QString &target, const QCommandLineParser &parser,
+                       const ServiceRegistry &registry)
+{
+    platform::ServiceInstall request;
+    request.target = target;
+    request.name = parser.value(u"name"_s);
+    request.account = parser.value(u"account"_s);
+    request.delayedAutoStart = parser.isSet(u"delayed-auto-start"_s);
+    request.printOnly = parser.isSet(u"print"_s);
+    request.executable = QCoreApplication::applicationFilePath();
+    QString output, error;
+    int code = ExitClean;
+    if (command == u"install") {
+        // The service will run this config: validate it now, and derive the preshutdown
+        // timeout from its deadline.
+        HostConfig config;
+        if (!loadConfig(parser, registry, &config))
+            return ExitUsage;
+        if (parser.isSet(u"config"_s))
+            request.configFile = QFileInfo(parser.value(u"config"_s)).absoluteFilePath();
+        request.deadline = config.shutdown.deadline;
+        code = platform::installService(request, &output, &error);
+    } else {
+        code = platform::uninstallService(request, &output, &error);
+    }
+    if (code != 0) {
+        printErr(u"berth: "_s + error);
+        return code;
+    }
+    printOut(output.trimmed());
+    return ExitClean;
+}
+
 int runHost(BerthApplication &app, const QCommandLineParser &parser, const ServiceRegistry &registry)
 {
     if (!outputWritable(parser, u"trace"_s) || !outputWritable(parser, u"dump"_s))
@@ -166,6 +204,17 @@ int runHost(BerthApplication &app, const QCommandLineParser &parser, const Servi
     app.onUnownedException = [&host](const QString &what) { host.failHost(u"exception outside any service: "_s + what); };
     // After the host, so that the sources (and their delivery thread, which calls the host's
     // watchdog listener) are gone before the host is. Signals in between stay pending.
+    // Service mode: connect to the service manager before the stop sources, which then act as
+    // a service's (platform.h).
+    std::unique_ptr<QObject> serviceManager;
+    if (parser.isSet(u"service"_s)) {
+        QString error;
+        serviceManager = platform::connectServiceManager(host, parser.value(u"name"_s), parser.isSet(u"event-log"_s), &error);
+        if (!serviceManager) {
+            printErr(u"berth: "_s + error);
+            return ExitUsage;
+        }
+    }
     const auto sources = platform::installStopSources(lifetime);
     QObject::connect(&host, &ServiceHost::finished, &app, [&app](int code) { app.exit(code); },
                      Qt::QueuedConnection);
@@ -197,6 +246,12 @@ int berth::runApplication(int argc, char **argv,
     parser.addOption({u"config"_s, u"The JSON config file."_s, u"file"_s});
     parser.addOption({u"dump"_s, u"run: on SIGUSR1, also write the pending work as JSON to this file."_s, u"file"_s});
     parser.addOption({u"trace"_s, u"run: write the start-up and shutdown timeline as Chrome trace-event JSON."_s, u"file"_s});
+    parser.addOption({u"service"_s, u"run: as a Windows service, started by the Service Control Manager."_s});
+    parser.addOption({u"event-log"_s, u"run --service: also write warnings and errors to the Windows event log."_s});
+    parser.addOption({u"name"_s, u"run --service, install, uninstall: the service name (default berth)."_s, u"name"_s, u"berth"_s});
+    parser.addOption({u"account"_s, u"install: LocalService (default), NetworkService, LocalSystem, virtual, or DOMAIN\\name$."_s, u"account"_s});
+    parser.addOption({u"delayed-auto-start"_s, u"install: start automatically, shortly after boot."_s});
+    parser.addOption({u"print"_s, u"install, uninstall: show what would be done, change nothing."_s});
     if (!parser.parse(QCoreApplication::arguments())) {
         printErr(u"berth: "_s + parser.errorText() + u"\nTry 'berth --help'."_s);
         return ExitUsage;
@@ -211,7 +266,12 @@ int berth::runApplication(int argc, char **argv,
     }
     const QStringList args = parser.positionalArguments();
     const QString command = args.value(0, u"run"_s);
-    if (args.size() > 1) {
+    const bool hasTarget = command == u"install" || command == u"uninstall";
+    if (hasTarget && args.size() != 2) {
+        printErr(u"berth: %1 needs a target: berth %1 windows-service\nTry 'berth --help'."_s.arg(command));
+        return ExitUsage;
+    }
+    if (args.size() > (hasTarget ? 2 : 1)) {
         printErr(u"berth: unexpected argument \"%1\"\nTry 'berth --help'."_s.arg(args.at(1)));
         return ExitUsage;
     }
@@ -235,6 +295,8 @@ int berth::runApplication(int argc, char **argv,
     }
     if (command == u"run")
         return runHost(app, parser, registry);
-    printErr(u"berth: unknown command \"%1\" (expected run, check or services)\nTry 'berth --help'."_s.arg(command));
+    if (hasTarget)
+        return installOrUninstall(command, args.at(1), parser, registry);
+    printErr(u"berth: unknown command \"%1\" (expected run, check, services, install or uninstall)\nTry 'berth --help'."_s.arg(command));
     return ExitUsage;
 }
