@@ -127,6 +127,8 @@ void TestNetworkSession::cleanupTestCase()
 
 void TestNetworkSession::init()
 {
+    // The connections of the previous test's sessions close asynchronously at the server.
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->connectionsOpen(), 0, 20000);
     m_server->reset();
 }
 
