@@ -197,6 +197,7 @@ struct NetworkCall::Private
     QNetworkRequest request;
     QByteArray verb;
     QByteArray body;
+    QString where;              ///< "GET <redacted URL>", made once: ledger names, error texts
     CallOptions options;
     const char *file = nullptr;
     uint line = 0;
@@ -499,6 +500,7 @@ NetworkCall::NetworkCall(NetworkSession *session) : QObject(session), d(std::mak
 NetworkCall::~NetworkCall() = default;
 
 QUrl NetworkCall::url() const { return d->request.url(); }
+QString NetworkCall::redactedUrl() const { return d->where.mid(d->verb.size() + 1); }
 QByteArray NetworkCall::verb() const { return d->verb; }
 bool NetworkCall::isFinished() const { return d->finished; }
 bool NetworkCall::wasSent() const { return d->sent; }
@@ -546,8 +548,7 @@ void NetworkSession::Private::cancelQueued(NetworkCall *call, const QString &why
     call->d->cancelled = true;
     if (call->d->error == QNetworkReply::NoError || !call->d->sent) {
         call->d->error = QNetworkReply::OperationCanceledError;
-        call->d->errorString = u"%1 %2: %3"_s.arg(QString::fromLatin1(call->d->verb),
-                                                 q->redact(call->d->request.url()), why);
+        call->d->errorString = call->d->where + u": "_s + why;
     }
     finishCall(call);
 }
@@ -620,9 +621,10 @@ void NetworkSession::Private::dispatch(NetworkCall *call, TrackedManager *m)
     cd->queued = false;
     ++cd->attempts;
     cd->sent = true;
-    ledger->update(cd->ledgerId, KindReply,
-                   QString::fromLatin1(cd->verb) + u' ' + q->redact(cd->request.url())
-                       + (cd->attempts > 1 ? u" (attempt %1)"_s.arg(cd->attempts) : QString()));
+    if (cd->attempts > 1)
+        ledger->update(cd->ledgerId, KindReply, cd->where + u" (attempt %1)"_s.arg(cd->attempts));
+    else
+        ledger->update(cd->ledgerId, KindReply, cd->where);
     dispatching = call;
     QNetworkReply *reply = cd->body.isEmpty() && cd->verb == "GET"
         ? m->get(cd->request)
@@ -641,7 +643,7 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
     cd->headers = reply->rawHeaderPairs();
     cd->responseBody = reply->isOpen() ? reply->readAll() : QByteArray();
     cd->bytes = cd->responseBody.size();
-    const QString where = QString::fromLatin1(cd->verb) + u' ' + q->redact(cd->request.url());
+    const QString &where = cd->where;
     bool lengthOk = false;
     const qint64 announced = reply->header(QNetworkRequest::ContentLengthHeader).toLongLong(&lengthOk);
     if (cd->error == QNetworkReply::NoError && lengthOk && cd->verb != "HEAD" && cd->status != 204
@@ -720,8 +722,7 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
             call->d->waiting = false;
             waiting.removeOne(call);
             call->d->queued = true;
-            ledger->update(call->d->ledgerId, KindQueued,
-                           QString::fromLatin1(call->d->verb) + u' ' + q->redact(call->d->request.url()));
+            ledger->update(call->d->ledgerId, KindQueued, call->d->where);
             queue.push_front(call);   // its turn came long ago
             pump();
         });
@@ -797,6 +798,7 @@ NetworkCall *NetworkSession::send(const QNetworkRequest &request, const QByteArr
     cd->options = options;
     cd->file = where.file_name();
     cd->line = where.line();
+    cd->where = QString::fromLatin1(verb) + u' ' + redact(request.url());
     const int attempts = options.attempts > 0 ? options.attempts : d->options.retry.attempts;
     cd->maxAttempts = (net::isIdempotent(verb) || options.retryNonIdempotent || d->options.retry.nonIdempotent)
         ? std::max(1, attempts) : 1;
@@ -813,8 +815,7 @@ NetworkCall *NetworkSession::send(const QNetworkRequest &request, const QByteArr
     }
     cd->hostId = d->hostIdOf(request.url());
     QPointer<NetworkCall> guard(call);
-    cd->ledgerId = d->ledger->add(d->service, KindQueued,
-                                  QString::fromLatin1(verb) + u' ' + redact(request.url()),
+    cd->ledgerId = d->ledger->add(d->service, KindQueued, cd->where,
                                   [guard] {
                                       if (guard) {
                                           guard->d->byHost = true;

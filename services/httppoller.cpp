@@ -142,7 +142,7 @@ void HttpPollerService::onFinished(Worker *w, NetworkCall *call)
     }
     QJsonObject o{
         {u"time"_s, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs)},
-        {u"url"_s, m_session->redact(call->url())},
+        {u"url"_s, call->redactedUrl()},
         {u"status"_s, call->httpStatus()},
         {u"latencyMs"_s, double(w->started.nsecsElapsed() / 1000) / 1000.0},
         {u"bytes"_s, double(call->bytesReceived())},

@@ -35,6 +35,8 @@ public:
     ~NetworkCall() override;
 
     QUrl url() const;
+    /// The URL as logs may show it (the session's redaction applied).
+    QString redactedUrl() const;
     QByteArray verb() const;
     bool isFinished() const;
     /// The request reached the network at least once (false: refused, or cancelled while queued).
