@@ -25,6 +25,7 @@
 #if QT_CONFIG(ssl)
 #include <QtNetwork/QSslCertificate>
 #include <QtNetwork/QSslConfiguration>
+#include <QtNetwork/QSslError>
 #endif
 #if QT_VERSION >= QT_VERSION_CHECK(6, 5, 0)
 #include <QtNetwork/QHttp1Configuration>
@@ -270,6 +271,7 @@ struct NetworkSession::Private
     QList<QSslCertificate> extraCas;
 #endif
     QObject *graveyard = nullptr;         ///< replies never deleted, kept valid after close
+    QHash<QObject *, QString> tlsFailures; ///< replies aborted because verification failed
     const std::atomic<int> *earlyStop = nullptr;
 
     /// Takes new requests to the network: open, and no stop noted on any thread yet.
@@ -310,6 +312,23 @@ struct NetworkSession::Private
             cache->setParent(q);
         }
         QObject::connect(m, &QNetworkAccessManager::finished, q, &NetworkSession::onReplyFinished);
+#if QT_CONFIG(ssl)
+        // Verification cannot be turned off, not even by a handler that calls ignoreSslErrors():
+        // this connection is made before any reply exists, so it runs first and ends the reply.
+        QObject::connect(m, &QNetworkAccessManager::sslErrors, q,
+                         [this](QNetworkReply *reply, const QList<QSslError> &errors) {
+            QStringList texts;
+            for (const QSslError &e : errors)
+                texts.append(e.errorString());
+            const QString text = texts.join(u"; "_s);
+            qCWarning(lcNet).noquote() << u"%1: TLS verification failed for %2 %3: %4 (verification cannot be "
+                                          u"turned off; to trust a private CA, set network.caBundle)"_s
+                                              .arg(service, QString::fromLatin1(verbOf(reply->operation(), reply->request())),
+                                                   q->redact(reply->url()), text);
+            tlsFailures.insert(reply, text);
+            reply->abort();
+        });
+#endif
         managers.push_back(m);
         return m;
     }
@@ -457,6 +476,7 @@ void NetworkSession::onReplyFinished(QNetworkReply *reply)
         d->replies.erase(it);
         d->attemptFinished(call, reply, call->d->cancelled);
     } else {
+        d->tlsFailures.remove(reply);
         // Direct use: the entry ends; the record stays until the reply is deleted, so that one
         // never deleted can be named at close.
         if (reply->error() == QNetworkReply::OperationCanceledError && d->state >= State::Draining)
@@ -644,9 +664,13 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
     cd->responseBody = reply->isOpen() ? reply->readAll() : QByteArray();
     cd->bytes = cd->responseBody.size();
     const QString &where = cd->where;
+    const QString tlsFailure = tlsFailures.take(reply);
     bool lengthOk = false;
     const qint64 announced = reply->header(QNetworkRequest::ContentLengthHeader).toLongLong(&lengthOk);
-    if (cd->error == QNetworkReply::NoError && lengthOk && cd->verb != "HEAD" && cd->status != 204
+    if (!tlsFailure.isNull()) {
+        cd->error = QNetworkReply::SslHandshakeFailedError;
+        cd->errorString = u"%1: TLS verification failed: %2"_s.arg(where, tlsFailure);
+    } else if (cd->error == QNetworkReply::NoError && lengthOk && cd->verb != "HEAD" && cd->status != 204
         && cd->status != 304 && cd->responseBody.size() < announced
         && !reply->attribute(QNetworkRequest::SourceIsFromCacheAttribute).toBool()) {
         // Qt can report success when the peer resets the connection mid-body: never take a

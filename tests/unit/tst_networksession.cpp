@@ -17,6 +17,9 @@
 #include <QtCore/QJsonDocument>
 #include <QtCore/QJsonObject>
 #include <QtCore/QTemporaryDir>
+#include <QtNetwork/QSslKey>
+#include <QtNetwork/QSslServer>
+#include <QtNetwork/QSslSocket>
 #include <QtTest/QSignalSpy>
 #include <QtTest/QTest>
 
@@ -48,6 +51,36 @@ struct Outcome
     int attempts = 0;
     bool sent = false;
     QByteArray retryAfter;
+};
+
+/// HTTPS on 127.0.0.1 with a certificate from tests/data, signed by a test CA that nothing trusts.
+class TlsServer : public QSslServer
+{
+public:
+    bool start()
+    {
+        QFile cert(QStringLiteral(BERTH_SOURCE_DIR "/tests/data/server.pem"));
+        QFile key(QStringLiteral(BERTH_SOURCE_DIR "/tests/data/server.key"));
+        if (!cert.open(QIODevice::ReadOnly) || !key.open(QIODevice::ReadOnly))
+            return false;
+        QSslConfiguration conf = QSslConfiguration::defaultConfiguration();
+        conf.setLocalCertificate(QSslCertificate(cert.readAll()));
+        conf.setPrivateKey(QSslKey(key.readAll(), QSsl::Rsa));
+        setSslConfiguration(conf);
+        connect(this, &QTcpServer::pendingConnectionAvailable, this, [this] {
+            while (auto *socket = qobject_cast<QSslSocket *>(nextPendingConnection())) {
+                connect(socket, &QSslSocket::readyRead, socket, [socket] {
+                    if (socket->readAll().contains("\r\n\r\n")) {
+                        socket->write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+                        socket->disconnectFromHost();
+                    }
+                });
+                connect(socket, &QSslSocket::disconnected, socket, &QObject::deleteLater);
+            }
+        });
+        return listen(QHostAddress::LocalHost);
+    }
+    QUrl url() const { return QUrl(u"https://127.0.0.1:%1/"_s.arg(serverPort())); }
 };
 
 std::shared_ptr<Outcome> watch(NetworkCall *call)
@@ -99,6 +132,9 @@ private Q_SLOTS:
     void cookieJarPersistsAcrossSessions();
     void diskCacheServesSecondRequest();
     void secretsNeverInLedgerOrErrors();
+    void tlsVerifiedAgainstSystemCas();
+    void caBundleAddsTrust();
+    void ignoreSslErrorsCannotTurnVerificationOff();
     void redactUrl_data();
     void redactUrl();
     void retryAfterParsing_data();
@@ -608,6 +644,62 @@ void TestNetworkSession::secretsNeverInLedgerOrErrors()
         QVERIFY2(!all.contains(QLatin1String(secret)), qPrintable(all));
     QVERIFY2(all.contains(u"ok=visible"_s), qPrintable(all));
     QVERIFY2(out->errorString.contains(u"HTTP 500"_s), qPrintable(out->errorString));
+}
+
+void TestNetworkSession::tlsVerifiedAgainstSystemCas()
+{
+    if (!QSslSocket::supportsSsl())
+        QSKIP("no TLS backend");
+    TlsServer tls;
+    QVERIFY(tls.start());
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.retry.attempts = 1;
+    NetworkSession s(Svc, &ledger, o);
+    auto out = watch(s.get(QNetworkRequest(tls.url())));
+    QTRY_VERIFY_WITH_TIMEOUT(out->done, 10000);
+    QCOMPARE(out->error, QNetworkReply::SslHandshakeFailedError);
+    QVERIFY2(out->errorString.contains(u"TLS verification failed"_s), qPrintable(out->errorString));
+    QCOMPARE(out->status, 0);
+}
+
+void TestNetworkSession::caBundleAddsTrust()
+{
+    if (!QSslSocket::supportsSsl())
+        QSKIP("no TLS backend");
+    TlsServer tls;
+    QVERIFY(tls.start());
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.caBundle = QStringLiteral(BERTH_SOURCE_DIR "/tests/data/ca.pem");
+    NetworkSession s(Svc, &ledger, o);
+    auto out = watch(s.get(QNetworkRequest(tls.url())));
+    QTRY_VERIFY_WITH_TIMEOUT(out->done, 10000);
+    QVERIFY2(out->error == QNetworkReply::NoError, qPrintable(out->errorString));
+    QCOMPARE(out->status, 200);
+    QCOMPARE(out->body, QByteArray("ok"));
+}
+
+void TestNetworkSession::ignoreSslErrorsCannotTurnVerificationOff()
+{
+    if (!QSslSocket::supportsSsl())
+        QSKIP("no TLS backend");
+    TlsServer tls;
+    QVERIFY(tls.start());
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    QNetworkReply *reply = s.manager()->get(QNetworkRequest(tls.url()));
+    bool handlerRan = false;
+    connect(reply, &QNetworkReply::sslErrors, reply, [&handlerRan, reply] {
+        handlerRan = true;
+        reply->ignoreSslErrors();   // what a careless service does
+    });
+    QSignalSpy done(reply, &QNetworkReply::finished);
+    QVERIFY(done.wait(10000));
+    QVERIFY(handlerRan);
+    QVERIFY(reply->error() != QNetworkReply::NoError);
+    QCOMPARE(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 0);
+    delete reply;
 }
 
 void TestNetworkSession::redactUrl_data()
