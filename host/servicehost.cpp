@@ -107,6 +107,8 @@ ServiceHost::ServiceHost(const HostConfig &config, const ServiceRegistry &regist
         QString error;
         if (!m_options.traceFile.isEmpty() && !m_trace.writeTo(m_options.traceFile, &error))
             writeStderr(u"berth: could not write the trace: "_s + error);
+        if (m_forcedExitHook)
+            m_forcedExitHook(code);   // e.g. SERVICE_STOPPED: the last word before the exit
         std::_Exit(code);
     };
     m_watchdog = std::make_unique<Watchdog>([this](const char *why) { forcedExitFromWatchdog(why); });

@@ -64,6 +64,9 @@ public:
     /// stderr, writes the trace and calls _Exit(3). Tests replace it.
     using ForcedExit = std::function<void(int exitCode, const QString &report)>;
     void setForcedExit(ForcedExit handler) { m_forcedExit = std::move(handler); }
+    /// Called by the default forced exit on the watchdog thread, after the report and trace are
+    /// written and just before _Exit: a service manager's last status report. Thread-safe code only.
+    void setForcedExitHook(std::function<void(int exitCode)> hook) { m_forcedExitHook = std::move(hook); }
 
 Q_SIGNALS:
     void allReady();
@@ -98,6 +101,7 @@ private:
     Shutdown *m_shutdown = nullptr;
     std::unique_ptr<Watchdog> m_watchdog;
     ForcedExit m_forcedExit;
+    std::function<void(int)> m_forcedExitHook;
     std::atomic<bool> m_finalizing{false};
     int m_exitCode = 0;
     bool m_started = false;

@@ -83,6 +83,10 @@ ScmAdapter::ScmAdapter(ServiceHost &host, std::unique_ptr<win::RotatingFile> log
     // The report and the trace are written when finished() is emitted; SERVICE_STOPPED is the
     // last thing this process says.
     connect(&host, &ServiceHost::finished, this, [&scm](int exitCode) { scm.finish(exitCode); });
+    // The watchdog's forced exit (deadline passed, the host thread maybe blocked) also ends
+    // with SERVICE_STOPPED and a non-zero code, so the SCM's recovery actions see a failure
+    // rather than a crash.
+    host.setForcedExitHook([&scm](int exitCode) { scm.finish(exitCode, false); });
 }
 
 ScmAdapter::~ScmAdapter() = default;

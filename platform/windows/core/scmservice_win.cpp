@@ -155,13 +155,13 @@ void ScmService::phaseEntered(StopPhase phase, std::int64_t remainingMs)
     report(m_progress.phaseEntered(phase, remainingMs), stopPhaseName(phase));
 }
 
-void ScmService::finish(int hostExitCode)
+void ScmService::finish(int hostExitCode, bool waitForDispatcher)
 {
     {
         const std::lock_guard lock(m_mutex);
         report(m_progress.stopped(hostExitCode), "stopped");
     }
-    if (!m_dispatcher.joinable())
+    if (!waitForDispatcher || !m_dispatcher.joinable())
         return;
     SetEvent(m_stopped);
     // The dispatcher returns once ServiceMain has returned; bounded, as the SCM may end the

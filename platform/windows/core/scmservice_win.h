@@ -32,8 +32,9 @@ public:
     void running();
     void phaseEntered(StopPhase phase, std::int64_t remainingMs);
     /// Reports SERVICE_STOPPED with \a hostExitCode (once) and lets the dispatcher return.
-    /// Flush every log before: the process may be ended at any moment after it.
-    void finish(int hostExitCode);
+    /// Flush every log before: the process may be ended at any moment after it. With
+    /// \a waitForDispatcher false (the watchdog's forced exit, any thread) it does not wait.
+    void finish(int hostExitCode, bool waitForDispatcher = true);
 
     /// The preshutdown timeout registered for this service (0 if it could not be read).
     std::uint32_t preshutdownTimeoutMs() const { return m_preshutdownMs; }
