@@ -13,7 +13,7 @@
 #include <QtCore/QLocale>
 #include <QtCore/QLoggingCategory>
 #include <QtCore/QMetaEnum>
-#include <QtCore/QPointer>
+#include <QtCore/QEvent>
 #include <QtCore/QRandomGenerator>
 #include <QtCore/QSaveFile>
 #include <QtCore/QTimeZone>
@@ -53,6 +53,7 @@ constexpr int QtMaxConnectionsPerManager = 6;
 #endif
 
 const QString KindReply = u"reply"_s;
+const int DefaultMaxRedirects = QNetworkRequest().maximumRedirectsAllowed();
 const QString KindQueued = u"request (queued)"_s;
 const QString KindRetryWait = u"retry wait"_s;
 
@@ -186,6 +187,8 @@ public:
 protected:
     QNetworkReply *createRequest(Operation op, const QNetworkRequest &request,
                                  QIODevice *outgoingData) override;
+    /// A reply leaves its manager when it is deleted: seen here without a connection per reply.
+    void childEvent(QChildEvent *event) override;
 
 private:
     NetworkSession *m_session;
@@ -255,7 +258,7 @@ struct NetworkSession::Private
     int inFlight = 0;
     std::deque<NetworkCall *> queue;
     QList<NetworkCall *> waiting;         ///< calls between attempts
-    QList<NetworkCall *> live;            ///< every unfinished call
+    bool closing = false;                 ///< close() moves replies away from the managers
     NetworkCall *dispatching = nullptr;   ///< set while send() hands a request to a manager
     const char *directFile = nullptr;     ///< where manager() was last asked for
     uint directLine = 0;
@@ -347,10 +350,13 @@ struct NetworkSession::Private
     }
     QNetworkRequest prepare(QNetworkRequest r) const
     {
-        if (r.maximumRedirectsAllowed() == QNetworkRequest().maximumRedirectsAllowed())
+        // Only what differs from Qt's defaults: setting anything detaches the request (~2 KB for
+        // the first attribute), on every request.
+        if (options.maxRedirects != DefaultMaxRedirects
+            && r.maximumRedirectsAllowed() == DefaultMaxRedirects)
             r.setMaximumRedirectsAllowed(options.maxRedirects);   // unless the caller chose
-
-        r.setAttribute(QNetworkRequest::Http2AllowedAttribute, options.http2);
+        if (!options.http2)
+            r.setAttribute(QNetworkRequest::Http2AllowedAttribute, false);
 #if QT_VERSION >= QT_VERSION_CHECK(6, 5, 0)
         QHttp1Configuration h1;
         h1.setNumberOfConnectionsPerHost(perManagerLimit);
@@ -424,18 +430,23 @@ void NetworkSession::Private::onCreated(TrackedManager *m, int managerIndex, QNe
             rec.overflow = true;
             m->overflow[rec.hostId].append(reply);
         }
-        QPointer<QNetworkReply> guard(reply);
+        // The entry is pending only while the reply exists (childEvent ends it on deletion).
         rec.ledgerId = ledger->add(service, KindReply,
                                    QString::fromLatin1(verb) + u' ' + q->redact(reply->url()),
-                                   [guard] { if (guard) guard->abort(); }, rec.file, rec.line);
-        QObject::connect(reply, &QNetworkReply::downloadProgress, q, &NetworkSession::onReplyProgress);
+                                   [reply] { reply->abort(); }, rec.file, rec.line);
     }
     ++onManager;
     ++m->outstanding;
     ++hostInFlight[rec.hostId];
     ++inFlight;
     replies.insert(reply, rec);
-    QObject::connect(reply, &QObject::destroyed, q, &NetworkSession::onReplyDestroyed);
+}
+
+void TrackedManager::childEvent(QChildEvent *event)
+{
+    if (event->removed() && !m_session->d->closing)
+        m_session->onReplyGone(event->child());
+    QNetworkAccessManager::childEvent(event);
 }
 
 void NetworkSession::Private::releaseSlot(ReplyRec &rec, QObject *reply)
@@ -487,9 +498,10 @@ void NetworkSession::onReplyFinished(QNetworkReply *reply)
     d->pump();
 }
 
-void NetworkSession::onReplyDestroyed(QObject *object)
+void NetworkSession::onReplyGone(QObject *object)
 {
-    // The reply is being destroyed: only its address is used, never as a QNetworkReply.
+    // The reply is being destroyed (or was moved away from its manager): only its address is
+    // used, never as a QNetworkReply.
     auto it = d->replies.find(object);
     if (it == d->replies.end())
         return;
@@ -500,14 +512,6 @@ void NetworkSession::onReplyDestroyed(QObject *object)
     }
     d->replies.erase(it);
     d->pump();
-}
-
-void NetworkSession::onReplyProgress(qint64 received, qint64)
-{
-    auto *reply = static_cast<QNetworkReply *>(sender());
-    const auto it = d->replies.constFind(reply);
-    if (it != d->replies.constEnd() && it->ledgerId)
-        d->ledger->setProgress(it->ledgerId, received);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -579,7 +583,6 @@ void NetworkSession::Private::finishCall(NetworkCall *call)
         return;
     call->d->finished = true;
     call->d->reply = nullptr;
-    live.removeOne(call);
     if (call->d->cancelled)
         ledger->finishCancelled(call->d->ledgerId);
     else
@@ -646,12 +649,25 @@ void NetworkSession::Private::dispatch(NetworkCall *call, TrackedManager *m)
     else
         ledger->update(cd->ledgerId, KindReply, cd->where);
     dispatching = call;
-    QNetworkReply *reply = cd->body.isEmpty() && cd->verb == "GET"
-        ? m->get(cd->request)
-        : m->sendCustomRequest(cd->request, cd->verb, cd->body);
+    // Qt's own operations where there is one: a custom "GET" bypasses the cache, a custom
+    // "HEAD" waits for a body that never comes.
+    QNetworkReply *reply = nullptr;
+    if (cd->verb == "GET" && cd->body.isEmpty())
+        reply = m->get(cd->request);
+    else if (cd->verb == "HEAD")
+        reply = m->head(cd->request);
+    else if (cd->verb == "POST")
+        reply = m->post(cd->request, cd->body);
+    else if (cd->verb == "PUT")
+        reply = m->put(cd->request, cd->body);
+    else if (cd->verb == "DELETE" && cd->body.isEmpty())
+        reply = m->deleteResource(cd->request);
+    else
+        reply = m->sendCustomRequest(cd->request, cd->verb, cd->body);
     dispatching = nullptr;
     cd->reply = reply;
-    QObject::connect(reply, &QNetworkReply::downloadProgress, q, &NetworkSession::onReplyProgress);
+    QObject::connect(reply, &QNetworkReply::downloadProgress, call,
+                     [ledger = ledger, id = cd->ledgerId](qint64 received, qint64) { ledger->setProgress(id, received); });
 }
 
 void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *reply, bool aborted)
@@ -838,16 +854,13 @@ NetworkCall *NetworkSession::send(const QNetworkRequest &request, const QByteArr
         return call;
     }
     cd->hostId = d->hostIdOf(request.url());
-    QPointer<NetworkCall> guard(call);
+    // The entry is pending only while the call is alive (it finishes before it is deleted).
     cd->ledgerId = d->ledger->add(d->service, KindQueued, cd->where,
-                                  [guard] {
-                                      if (guard) {
-                                          guard->d->byHost = true;
-                                          guard->abort();
-                                      }
+                                  [call] {
+                                      call->d->byHost = true;
+                                      call->abort();
                                   }, cd->file, cd->line);
     cd->queued = true;
-    d->live.append(call);
     d->queue.push_back(call);
     d->pump();
     return call;
@@ -968,6 +981,7 @@ void NetworkSession::close()
     }
     // A reply the service never deleted must not die under its pointer: it moves to the
     // session (which outlives the service instance) and is reported as leaked.
+    d->closing = true;
     for (TrackedManager *m : d->managers) {
         const auto children = m->children();
         for (QObject *child : children) {
@@ -987,6 +1001,8 @@ void NetworkSession::close()
     for (TrackedManager *m : d->managers)
         delete m;
     d->managers.clear();
+    d->replies.clear();   // all finished; the ones kept alive are the session's now
+    d->closing = false;
     d->setState(State::Closed);
 }
 

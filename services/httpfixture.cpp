@@ -292,7 +292,9 @@ public:
     void drain();
     void shutdown();
     bool cancelPending(quint64 id);
-    quint64 pendingBegan(HttpFixtureConnection *c, const QString &description);
+    /// Registers \a c's response as pending, sets \a id, then runs the started hook (which may
+    /// cancel it at once).
+    void pendingBegan(HttpFixtureConnection *c, const QString &description, quint64 *id);
     void pendingEnded(quint64 id);
     void forget(HttpFixtureConnection *c) { m_connections.remove(c); }
     /// The Date header value, formatted once per second.
@@ -576,7 +578,7 @@ void HttpFixtureConnection::defer(Defer kind, const Request &req, int timerMs)
     if (timerMs > 0 || kind == Defer::Reset)
         m_timerId = startTimer(timerMs, Qt::PreciseTimer);
     QString what = QString::fromLatin1(req.method) + u' ' + QString::fromLatin1(req.target);
-    m_pendingId = m_server->pendingBegan(this, what);
+    m_server->pendingBegan(this, what, &m_pendingId);
 }
 
 void HttpFixtureConnection::endDeferred()
@@ -731,6 +733,7 @@ void HttpFixtureConnection::serveReset(const Request &req, Params &p)
 {
     const qint64 after = p.integer("after", 100, 0, kMaxBody);
     const qint64 length = p.integer("length", after + 100'000, 1, std::numeric_limits<qint64>::max() / 2);
+    const qint64 wait = p.millis("wait", 50);
     if (p.error().isEmpty() && length <= after)
         p.fail("length", QByteArray::number(length), "more than after");
     if (!p.error().isEmpty())
@@ -741,7 +744,9 @@ void HttpFixtureConnection::serveReset(const Request &req, Params &p)
         return;
     }
     queue(head(200, length, "application/octet-stream", {}) + QByteArray(after, 'x'));
-    defer(Defer::Reset, req, 20);
+    // The RST comes \a wait after the bytes left: a client that reads them first sees the reset
+    // mid-body; one that reads them together with the RST may not (see the header).
+    defer(Defer::Reset, req, int(qMax<qint64>(wait, 1)));
 }
 
 void HttpFixtureConnection::serveTrickle(const Request &req, const Query &q, Params &p)
@@ -913,14 +918,13 @@ const QByteArray &HttpFixtureServer::date()
     return m_date;
 }
 
-quint64 HttpFixtureServer::pendingBegan(HttpFixtureConnection *c, const QString &description)
+void HttpFixtureServer::pendingBegan(HttpFixtureConnection *c, const QString &description, quint64 *id)
 {
-    const quint64 id = ++m_nextPending;
-    m_pending.insert(id, c);
+    *id = ++m_nextPending;
+    m_pending.insert(*id, c);
     ++m_stats->pending;
     if (m_started)
-        m_started(id, description);
-    return id;
+        m_started(*id, description);
 }
 
 void HttpFixtureServer::pendingEnded(quint64 id)

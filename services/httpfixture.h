@@ -36,13 +36,13 @@ struct HttpFixtureStats;
 /// |---|---|---|
 /// | `/` | | 200, text: this list |
 /// | `/fast` | `size` (3) | 200 at once, a body of `size` bytes ("ok\n" by default); the cheap path |
-/// | `/delay` | `ms` (200), `size` (0: "delayed <ms>ms\n") | 200 after `ms` |
+/// | `/delay` | `ms` (200), `size` (0) | 200 after `ms`: `size` bytes, or "delayed\n" |
 /// | `/never` | | reads the request, never replies, keeps the connection open |
 /// | `/status` | `code` (200, 200..599), `retryAfter` (seconds), `retryAfterDate` | `code` with an optional `Retry-After` |
 /// | `/flaky` | `key` (""), `fail` (1), `code` (503), `retryAfter`, `retryAfterDate` | the first `fail` requests for `key` get `code` (with `Retry-After`), later ones 200 with `X-Attempt: n` |
-/// | `/reset` | `after` (100), `length` (after + 100 000) | headers with Content-Length `length`, `after` body bytes, then an RST |
+/// | `/reset` | `after` (100), `length` (after + 100 000), `wait` (50ms) | headers with Content-Length `length`, `after` body bytes, then, `wait` after they left, an RST |
 /// | `/trickle` | `bytes` (1000), `chunk` (10), `every` (50ms), `chunked` (0) | `bytes` body bytes, `chunk` at a time every `every`; Content-Length, or chunked with `chunked=1` |
-/// | `/redirect` | `n` (1), `to` ("/fast"), `code` (302) | `n` redirects: to `/redirect?n=n-1&...`, the last one to `to` |
+/// | `/redirect` | `n` (1), `to` ("/fast"), `code` (302) | `n` redirects (empty bodies): to `/redirect?n=n-1&...`, the last one to `to` |
 /// | `/echo` | | 200, JSON: `method`, `target`, `path`, `query`, `version`, `headers` (lower-case name to value; repeated headers joined with ", "), `body` (UTF-8), `bodySize` |
 /// | `/cookie/set` | any `name=value` | one `Set-Cookie: name=value; Path=/` per parameter; JSON of what was set |
 /// | `/cookie/get` | | 200, JSON: `cookie` (the raw Cookie header), `cookies` (name to value) |
@@ -51,6 +51,11 @@ struct HttpFixtureStats;
 ///   seconds from now that the server renders as an HTTP-date.
 /// - `to` must be a path on this server ("/...") or an http URL on 127.0.0.1, localhost or
 ///   [::1]; anything else gets 400, so no test can be redirected off the machine.
+/// - /reset: QNetworkAccessManager (6.4) fails the reply (RemoteHostClosedError) when it has read
+///   the body bytes before the RST arrives. When it reads both at once (a loaded machine) it can
+///   finish the reply with NoError and a body shorter than its Content-Length; raise `wait`.
+/// - A client may send an idempotent request again when the server closes its connection before
+///   answering (QNAM does, up to twice): cancelPending() on /never can bring the same request back.
 /// - Connections are kept alive (HTTP/1.1) unless the client sends "Connection: close" or the
 ///   server drains. Pipelined requests are answered in order.
 ///
@@ -119,7 +124,7 @@ public:
     /// Lets an owner track each response that is not written at once (/delay, /never,
     /// /trickle, /reset) as a piece of work: \a started runs when one begins, with an id and a
     /// description ("GET /delay?ms=200"), \a ended when it is over however it ended. Both run on
-    /// the server's thread. Set before start().
+    /// the server's thread, \a ended also from stop() and the destructor. Set before start().
     void setPendingHooks(std::function<void(quint64 id, const QString &description)> started,
                          std::function<void(quint64 id)> ended);
     /// Ends one pending response by closing its connection (\a ended runs before this returns).

@@ -110,6 +110,7 @@ private Q_SLOTS:
 
     void sendCompletesAndIsALedgerEntry();
     void directManagerUseIsTracked();
+    void everyMethodReachesTheServer();
     void refusedWhileDrainingWithAClearError();
     void drainLetsInFlightFinishAndNeverSendsTheQueue();
     void drainCancelsDirectRequestsQtHeldBack();
@@ -205,6 +206,27 @@ void TestNetworkSession::directManagerUseIsTracked()
     QCOMPARE(ledger.counts(Svc).completed, 1);
     QCOMPARE(s.inFlight(), 0);
     delete reply;
+}
+
+void TestNetworkSession::everyMethodReachesTheServer()
+{
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    for (const QByteArray verb : {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}) {
+        QNetworkRequest req(m_server->url(u"/echo"_s));
+        const QByteArray body = verb == "POST" || verb == "PUT" || verb == "PATCH" ? QByteArray("payload") : QByteArray();
+        if (!body.isEmpty())
+            req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("text/plain"));
+        auto out = watch(s.send(req, verb, body));
+        QTRY_VERIFY2_WITH_TIMEOUT(out->done, verb.constData(), 10000);
+        QVERIFY2(out->status == 200, verb.constData());
+        if (verb != "HEAD") {
+            const QJsonObject echo = QJsonDocument::fromJson(out->body).object();
+            QCOMPARE(echo.value(u"method"_s).toString(), QString::fromLatin1(verb));
+            QCOMPARE(echo.value(u"body"_s).toString().toUtf8(), body);
+        }
+    }
+    QCOMPARE(m_server->requestsReceived(u"/echo"_s), 7);
 }
 
 void TestNetworkSession::refusedWhileDrainingWithAClearError()

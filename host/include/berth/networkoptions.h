@@ -32,7 +32,7 @@ struct NetworkOptions
     /// session spreads requests over several managers. 0 = automatic (6, or what the service asks for).
     int connectionsPerHost = 0;
     Redirects redirects = Redirects::NoLessSafe;     ///< "redirects"
-    int maxRedirects = 10;                           ///< "maxRedirects"
+    int maxRedirects = 50;                           ///< "maxRedirects" (Qt's default)
     bool http2 = true;                               ///< "http2": use HTTP/2 where the server offers it (TLS)
     RetryOptions retry;                              ///< "retry"
     double ratePerSecond = 0;                        ///< "rateLimit.perSecond"; 0 = no limit

@@ -141,8 +141,7 @@ private:
     friend class NetworkCall;
     friend class TrackedManager;
     void onReplyFinished(QNetworkReply *reply);
-    void onReplyDestroyed(QObject *object);
-    void onReplyProgress(qint64 received, qint64 total);
+    void onReplyGone(QObject *object);
     struct Private;
     std::unique_ptr<Private> d;
 };
