@@ -665,9 +665,7 @@ void NetworkSession::Private::dispatch(NetworkCall *call, TrackedManager *m)
     else
         reply = m->sendCustomRequest(cd->request, cd->verb, cd->body);
     dispatching = nullptr;
-    cd->reply = reply;
-    QObject::connect(reply, &QNetworkReply::downloadProgress, call,
-                     [ledger = ledger, id = cd->ledgerId](qint64 received, qint64) { ledger->setProgress(id, received); });
+    cd->reply = reply;   // progress is read on demand (refreshProgress), not per signal
 }
 
 void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *reply, bool aborted)
@@ -812,6 +810,7 @@ NetworkSession::NetworkSession(const QString &service, WorkLedger *ledger,
     }
 #endif
     d->addManager();
+    connect(ledger, &WorkLedger::refreshRequested, this, &NetworkSession::refreshProgress);
 }
 
 NetworkSession::~NetworkSession()
@@ -904,6 +903,15 @@ void NetworkSession::connectToken(StopToken *token)
         abortAll();
     else if (token->isStopRequested())
         beginDrain();
+}
+
+void NetworkSession::refreshProgress()
+{
+    // A call reads its reply only at the end: what is buffered is what has arrived so far.
+    for (auto it = d->replies.cbegin(); it != d->replies.cend(); ++it) {
+        if (it->call && !it->finished && it->call->d->reply)
+            d->ledger->setProgress(it->ledgerId, it->call->d->reply->bytesAvailable());
+    }
 }
 
 void NetworkSession::setEarlyStop(const std::atomic<int> *counter)

@@ -237,6 +237,7 @@ void ServiceHost::onStopRequested(const StopReason &reason, int count)
 
 void ServiceHost::onDump(const QString &source)
 {
+    m_ledger.refresh();   // bytes so far of the requests in flight, and the like
     QString text = u"ledger dump (%1): phase %2\n"_s.arg(source, Shutdown::phaseName(m_shutdown->phase()));
     for (ServiceRunner *r : std::as_const(m_order)) {
         text += u"  %1: %2, %3 pending\n"_s.arg(r->name(), ServiceRunner::stateName(r->state()))

@@ -111,6 +111,7 @@ private Q_SLOTS:
     void sendCompletesAndIsALedgerEntry();
     void directManagerUseIsTracked();
     void everyMethodReachesTheServer();
+    void ledgerShowsBytesSoFar();
     void refusedWhileDrainingWithAClearError();
     void drainLetsInFlightFinishAndNeverSendsTheQueue();
     void drainCancelsDirectRequestsQtHeldBack();
@@ -227,6 +228,18 @@ void TestNetworkSession::everyMethodReachesTheServer()
         }
     }
     QCOMPARE(m_server->requestsReceived(u"/echo"_s), 7);
+}
+
+void TestNetworkSession::ledgerShowsBytesSoFar()
+{
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    auto out = watch(s.get(QNetworkRequest(m_server->url(u"/trickle?bytes=2000&chunk=100&every=50ms"_s))));
+    QTRY_VERIFY_WITH_TIMEOUT((ledger.refresh(), !ledger.snapshot(Svc).isEmpty() && ledger.snapshot(Svc).first().bytes >= 300), 10000);
+    QVERIFY(!out->done);
+    QVERIFY2(ledger.dumpText(Svc).contains(u"bytes so far"_s), qPrintable(ledger.dumpText(Svc)));
+    QTRY_VERIFY_WITH_TIMEOUT(out->done, 20000);
+    QCOMPARE(out->body.size(), 2000);
 }
 
 void TestNetworkSession::refusedWhileDrainingWithAClearError()

@@ -127,6 +127,8 @@ public:
     /// close: abort what is left, flush the cookie jar, report replies never deleted as leaks,
     /// destroy the managers.
     void close();
+    /// Updates the ledger's "bytes so far" of the calls in flight (WorkLedger::refresh()).
+    void refreshProgress();
 
     /// "https://u:***@h/p?token=REDACTED": no password, no fragment, listed query values hidden.
     QString redact(const QUrl &url) const;

@@ -107,9 +107,14 @@ public:
     QJsonArray dumpJson(const QString &service = {}) const;
     static QString describe(const WorkEntry &e, qint64 nowMs);
 
+    /// Asks the owners of pending work to bring their progress up to date (setProgress())
+    /// before a dump; emits refreshRequested() on the calling thread.
+    void refresh() { Q_EMIT refreshRequested(); }
+
 Q_SIGNALS:
     /// Emitted (from the finishing thread) when \a service has no pending work left.
     void serviceIdle(const QString &service);
+    void refreshRequested();
 
 private:
     void settle(quint64 id, bool leaked);
