@@ -16,7 +16,9 @@ struct ScHandleCloser
 };
 using ScHandle = std::unique_ptr<std::remove_pointer_t<SC_HANDLE>, ScHandleCloser>;
 
-std::string describe(DWORD code, const std::string &name, const char *doing)
+} // namespace
+
+std::string describeScmError(std::uint32_t code, const std::string &name, const char *doing)
 {
     switch (code) {
     case ERROR_ACCESS_DENIED:
@@ -35,6 +37,12 @@ std::string describe(DWORD code, const std::string &name, const char *doing)
     default:
         return std::string(doing) + " failed: " + win32ErrorText(code);
     }
+}
+
+namespace {
+std::string describe(DWORD code, const std::string &name, const char *doing)
+{
+    return describeScmError(code, name, doing);
 }
 
 ScHandle openManager(DWORD access, std::string *error, const std::string &name, const char *doing)

@@ -4,6 +4,7 @@
 
 #include "installplan.h"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,10 @@ namespace berth::win {
 /// service could not be created (missing rights, the name is taken, ...); a setting that the
 /// system refused after creation is a \a warnings line (wine implements some of them only partly).
 bool installService(const InstallPlan &plan, std::string *error, std::vector<std::string> *warnings);
+
+/// One clear sentence for a Win32 error of the SCM while \a doing ("install", "uninstall")
+/// service \a name: missing rights, an existing or missing service, ...
+std::string describeScmError(std::uint32_t code, const std::string &name, const char *doing);
 
 /// Stops the service if it runs (waiting up to \a stopWaitMs) and deletes it.
 bool uninstallService(const std::string &name, std::uint32_t stopWaitMs, std::string *error);

@@ -103,6 +103,9 @@ int wmain()
     DeleteFileW(logPath.c_str());
     std::string error;
     uninstallService(kName, 10000, &error);   // a leftover of an aborted run
+    // Missing rights cannot be produced here (wine's user is an administrator): the sentence.
+    const std::string denied = describeScmError(ERROR_ACCESS_DENIED, kName, "install");
+    CHECK_MSG(denied.find("needs administrator rights") != std::string::npos, denied);
 
     InstallOptions options;
     options.name = kName;
