@@ -83,6 +83,24 @@ public:
     QUrl url() const { return QUrl(u"https://127.0.0.1:%1/"_s.arg(serverPort())); }
 };
 
+std::shared_ptr<Outcome> watch(NetworkCall *call);
+
+using Outcomes = QList<std::shared_ptr<Outcome>>;
+
+/// \a n GETs of \a url through \a s, watched.
+Outcomes getMany(NetworkSession &s, int n, const QUrl &url)
+{
+    Outcomes outs;
+    for (int i = 0; i < n; ++i)
+        outs.append(watch(s.get(QNetworkRequest(url))));
+    return outs;
+}
+
+bool allDone(const Outcomes &outs)
+{
+    return std::all_of(outs.cbegin(), outs.cend(), [](const auto &o) { return o->done; });
+}
+
 std::shared_ptr<Outcome> watch(NetworkCall *call)
 {
     auto out = std::make_shared<Outcome>();
@@ -274,19 +292,15 @@ void TestNetworkSession::drainLetsInFlightFinishAndNeverSendsTheQueue()
     NetworkOptions o = quickOptions();
     o.maxConcurrent = 3;
     NetworkSession s(Svc, &ledger, o);
-    QList<std::shared_ptr<Outcome>> outs;
-    for (int i = 0; i < 8; ++i)
-        outs.append(watch(s.get(QNetworkRequest(m_server->url(u"/delay?ms=400"_s)))));
+    const Outcomes outs = getMany(s, 8, m_server->url(u"/delay?ms=400"_s));
     QCOMPARE(s.inFlight(), 3);
     QCOMPARE(s.queued(), 5);
     QTRY_COMPARE(m_server->requestsReceived(u"/delay"_s), 3);
     ledger.markStopping(Svc);
     s.beginDrain();
     QCOMPARE(s.queued(), 0);
-    // The five that never left finish at once as cancelled, unsent.
-    int cancelled = 0;
-    QTRY_VERIFY((cancelled = int(std::count_if(outs.cbegin(), outs.cend(), [](const auto &o) { return o->done; }))) >= 5);
-    QTRY_VERIFY(std::all_of(outs.cbegin(), outs.cend(), [](const auto &o) { return o->done; }));
+    // The five that never left finish at once as cancelled, unsent; the three in flight drain.
+    QTRY_VERIFY(allDone(outs));
     int ok = 0, unsent = 0;
     for (const auto &out : std::as_const(outs)) {
         if (out->status == 200)
@@ -333,9 +347,7 @@ void TestNetworkSession::abortAllAbortsWhatIsInFlight()
 {
     WorkLedger ledger;
     NetworkSession s(Svc, &ledger, quickOptions());
-    QList<std::shared_ptr<Outcome>> outs;
-    for (int i = 0; i < 4; ++i)
-        outs.append(watch(s.get(QNetworkRequest(m_server->url(u"/never"_s)))));
+    const Outcomes outs = getMany(s, 4, m_server->url(u"/never"_s));
     QNetworkReply *direct = s.manager()->get(QNetworkRequest(m_server->url(u"/never"_s)));
     QTRY_COMPARE(m_server->requestsReceived(u"/never"_s), 5);
     s.beginDrain();
@@ -348,7 +360,7 @@ void TestNetworkSession::abortAllAbortsWhatIsInFlight()
     QCOMPARE(ledger.counts(Svc).cancelled, 5);
     QVERIFY(direct->isFinished());
     QCOMPARE(direct->error(), QNetworkReply::OperationCanceledError);
-    QTRY_VERIFY(std::all_of(outs.cbegin(), outs.cend(), [](const auto &o) { return o->done; }));
+    QTRY_VERIFY(allDone(outs));
     for (const auto &out : std::as_const(outs)) {
         QCOMPARE(out->error, QNetworkReply::OperationCanceledError);
         QVERIFY2(out->errorString.contains(u"aborted"_s), qPrintable(out->errorString));
@@ -404,14 +416,12 @@ void TestNetworkSession::concurrencyCapQueuesInTheSession()
     NetworkOptions o = quickOptions();
     o.maxConcurrent = 4;
     NetworkSession s(Svc, &ledger, o);
-    QList<std::shared_ptr<Outcome>> outs;
-    for (int i = 0; i < 12; ++i)
-        outs.append(watch(s.get(QNetworkRequest(m_server->url(u"/delay?ms=100"_s)))));
+    const Outcomes outs = getMany(s, 12, m_server->url(u"/delay?ms=100"_s));
     QCOMPARE(s.inFlight(), 4);
     QCOMPARE(s.queued(), 8);
     const auto kinds = ledger.snapshot(Svc);
     QCOMPARE(std::count_if(kinds.cbegin(), kinds.cend(), [](const WorkEntry &e) { return e.kind == u"request (queued)"_s; }), 8);
-    QTRY_VERIFY_WITH_TIMEOUT(std::all_of(outs.cbegin(), outs.cend(), [](const auto &o) { return o->done; }), 20000);
+    QTRY_VERIFY_WITH_TIMEOUT(allDone(outs), 20000);
     QVERIFY2(m_server->peakConnectionsOpen() <= 4, qPrintable(QString::number(m_server->peakConnectionsOpen())));
     QCOMPARE(m_server->requestsCompleted(), 12);
 }
@@ -424,9 +434,7 @@ void TestNetworkSession::manyConnectionsToOneHostAreReallyOpen()
     o.maxConcurrent = 300;
     o.connectionsPerHost = 300;
     NetworkSession s(Svc, &ledger, o);
-    QList<std::shared_ptr<Outcome>> outs;
-    for (int i = 0; i < 300; ++i)
-        outs.append(watch(s.get(QNetworkRequest(m_server->url(u"/never"_s)))));
+    const Outcomes outs = getMany(s, 300, m_server->url(u"/never"_s));
     QCOMPARE(s.inFlight(), 300);
     QTRY_COMPARE_WITH_TIMEOUT(m_server->requestsReceived(u"/never"_s), 300, 20000);
     QCOMPARE(m_server->connectionsOpen(), 300);
@@ -568,11 +576,9 @@ void TestNetworkSession::rateLimitSpacesRequests()
     NetworkSession s(Svc, &ledger, o);
     QElapsedTimer t;
     t.start();
-    QList<std::shared_ptr<Outcome>> outs;
-    for (int i = 0; i < 5; ++i)
-        outs.append(watch(s.get(QNetworkRequest(m_server->url(u"/fast"_s)))));
+    const Outcomes outs = getMany(s, 5, m_server->url(u"/fast"_s));
     QCOMPARE(s.inFlight(), 1);   // the burst
-    QTRY_VERIFY(std::all_of(outs.cbegin(), outs.cend(), [](const auto &o) { return o->done; }));
+    QTRY_VERIFY(allDone(outs));
     // 4 more tokens at 20/s take at least 200 ms: a lower bound, never flaky.
     QVERIFY2(t.elapsed() >= 190, qPrintable(QString::number(t.elapsed())));
     QCOMPARE(m_server->requestsReceived(u"/fast"_s), 5);
