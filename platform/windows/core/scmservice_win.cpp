@@ -95,6 +95,8 @@ DWORD WINAPI ScmService::handler(DWORD control, DWORD, LPVOID, LPVOID context)
 {
     // Runs on the dispatcher's thread: forward and return, never wait for the host.
     auto *self = static_cast<ScmService *>(context);
+    if (self->m_aliasFrom && control == self->m_aliasFrom)
+        control = self->m_aliasTo;
     const ControlDecision d = decideScmControl(control, self->m_preshutdownMs);
     switch (d.action) {
     case ControlAction::Stop: {

@@ -36,6 +36,11 @@ public:
     /// \a waitForDispatcher false (the watchdog's forced exit, any thread) it does not wait.
     void finish(int hostExitCode, bool waitForDispatcher = true);
 
+    /// For tests: the user-defined control \a from (128-255) is handled as \a to. Only the
+    /// system sends PRESHUTDOWN (ControlService refuses it), so a controller test sends \a from.
+    /// Set before connect().
+    void setControlAlias(DWORD from, DWORD to) { m_aliasFrom = from; m_aliasTo = to; }
+
     /// The preshutdown timeout registered for this service (0 if it could not be read).
     std::uint32_t preshutdownTimeoutMs() const { return m_preshutdownMs; }
     /// Called (under the report lock) for every status sent to the SCM; \a why names the cause.
@@ -60,6 +65,7 @@ private:
     HANDLE m_returned = nullptr;   // StartServiceCtrlDispatcher returned
     HANDLE m_stopped = nullptr;    // SERVICE_STOPPED reported: ServiceMain may return
     DWORD m_dispatchError = 0;
+    DWORD m_aliasFrom = 0, m_aliasTo = 0;
     std::thread m_dispatcher;
 };
 

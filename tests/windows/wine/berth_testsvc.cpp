@@ -5,7 +5,7 @@
 // the controller test (tst_wincore_scm) to have seen the previous status, so that the controller
 // observes every status exactly, without depending on timing. Every report goes to --log.
 //
-// berth_testsvc run --service --name N --log FILE [--gate 1] [--exit CODE]
+// berth_testsvc run --service --name N --log FILE [--gate 1] [--exit CODE] [--preshutdown-alias C]
 #include "requestchannel_win.h"
 #include "scmservice_win.h"
 
@@ -66,6 +66,8 @@ int wmain(int argc, wchar_t **argv)
         g_advance = OpenEventW(SYNCHRONIZE | EVENT_MODIFY_STATE, FALSE, L"Global\\berth-wine-advance");
 
     ScmService &scm = ScmService::instance();
+    if (const std::string alias = arg(argc, argv, L"--preshutdown-alias"); !alias.empty())
+        scm.setControlAlias(DWORD(std::stoul(alias)), SERVICE_CONTROL_PRESHUTDOWN);
     scm.setReportObserver([](const ScmStatus &s, const char *why) {
         logLine("report " + std::string(scmStateName(s.state)) + " cp=" + std::to_string(s.checkPoint)
                 + " hint=" + std::to_string(s.waitHintMs) + " accepted=" + std::to_string(s.controlsAccepted)

@@ -4,7 +4,8 @@
 // checkpoints and the wait hints it observes (the service waits at every step until this test
 // has seen the status: no timing assumptions), then uninstalls. PRESHUTDOWN cannot be sent by
 // a controller (only the system sends it; ControlService refuses it on Windows and in wine), so
-// the test checks that refusal; what the handler does with it is unit-tested (tst_windows_logic).
+// the test checks that refusal, and then runs the service once more with a user-defined control
+// that the service handles as PRESHUTDOWN: everything after its origin is the real path.
 #include "check.h"
 #include "installplan.h"
 #include "requestchannel_win.h"
@@ -92,6 +93,65 @@ std::vector<std::string> readLines(const std::wstring &path)
     for (std::string line; std::getline(in, line);)
         lines.push_back(line);
     return lines;
+}
+
+// PRESHUTDOWN end to end, but for its origin: the service treats user-defined control 200 as
+// PRESHUTDOWN (ScmService::setControlAlias), and everything after the handler is the real path:
+// the stop with the preshutdown limit (61 s registered - 1 s), STOP_PENDING with rising
+// checkpoints and wait hints, a single SERVICE_STOPPED.
+void preshutdownScenario(const std::wstring &dir)
+{
+    berth::test::note("preshutdown (control 200 handled as PRESHUTDOWN):");
+    const std::wstring logPath = dir + L"\\testsvc-preshutdown.log";
+    DeleteFileW(logPath.c_str());
+    std::string error;
+    InstallOptions options;
+    options.name = kName;
+    options.executable = toUtf8(dir + L"\\berth_testsvc.exe");
+    options.deadlineMs = 60000;
+    InstallPlan plan;
+    CHECK_MSG(makeInstallPlan(options, &plan, &error), error);
+    plan.commandLine += " --log " + quoteWindowsArgument(toUtf8(logPath)) + " --gate 1 --exit 0 --preshutdown-alias 200";
+    std::vector<std::string> warnings;
+    if (!CHECK_MSG(installService(plan, &error, &warnings), error))
+        return;
+    SC_HANDLE manager = OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT);
+    SC_HANDLE service = OpenServiceW(manager, toWide(kName).c_str(), SERVICE_ALL_ACCESS);
+    HANDLE advance = CreateEventW(nullptr, FALSE, FALSE, L"Global\\berth-wine-advance");
+    if (CHECK(service && advance) && CHECK_WIN32(StartServiceW(service, 0, nullptr))) {
+        Controller c(service, advance);
+        constexpr DWORD running = SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_PRESHUTDOWN | SERVICE_ACCEPT_PARAMCHANGE;
+        constexpr DWORD slack = ScmProgress::kSlackMs, margin = 10000;
+        c.expect({SERVICE_START_PENDING, 1, 30000 + slack, 30000 + slack, 0});
+        c.expect({SERVICE_START_PENDING, 2, 20000 + slack, 20000 + slack, 0});
+        c.expect({SERVICE_RUNNING, 0, 0, 0, running}, false);
+        SERVICE_STATUS s{};
+        CHECK_WIN32(ControlService(service, 200, &s));
+        // The preshutdown limit (60 s) equals the simulated deadline: the same budgets as STOP.
+        c.expect({SERVICE_STOP_PENDING, 1, ScmProgress::kHandoffMs + slack, ScmProgress::kHandoffMs + slack, 0});
+        c.expect({SERVICE_STOP_PENDING, 2, 10000 + slack - margin, 10000 + slack, 0});
+        c.expect({SERVICE_STOP_PENDING, 3, 30000 + slack - margin, 30000 + slack, 0});
+        c.expect({SERVICE_STOP_PENDING, 4, 40000 + slack - margin, 40000 + slack, 0});
+        c.expect({SERVICE_STOP_PENDING, 5, 55000 + slack - margin, 55000 + slack, 0});
+        c.expect({SERVICE_STOP_PENDING, 6, 60000 + slack - margin, 60000 + slack, 0});
+        c.expect({SERVICE_STOPPED, 0, 0, 0, 0}, false);
+        CHECK_MSG(c.last().dwWin32ExitCode == NO_ERROR, describe(c.last()));   // a clean stop
+        bool sawPreshutdown = false;
+        int stoppedReports = 0;
+        for (const auto &line : readLines(logPath)) {
+            berth::test::note("  service log: " + line);
+            sawPreshutdown |= line == "stop SCM PRESHUTDOWN limit=60000";
+            stoppedReports += line.rfind("report STOPPED", 0) == 0;
+        }
+        CHECK(sawPreshutdown);
+        CHECK(stoppedReports == 1);
+    }
+    if (advance)
+        CloseHandle(advance);
+    if (service)
+        CloseServiceHandle(service);
+    CloseServiceHandle(manager);
+    CHECK_MSG(uninstallService(kName, 10000, &error), error);
 }
 
 } // namespace
@@ -216,5 +276,7 @@ int wmain()
     std::string missing;
     CHECK(!uninstallService(kName, 10000, &missing));
     CHECK_MSG(missing.find("no service named") != std::string::npos, missing);
+
+    preshutdownScenario(exeDir());
     return berth::test::finish("tst_wincore_scm");
 }
