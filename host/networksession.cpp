@@ -942,10 +942,12 @@ void NetworkSession::beginDrain()
         for (const auto &list : std::as_const(m->overflow))
             held += list;
     }
+    // Aborted directly (not through the ledger): onReplyFinished() counts them as cancelled,
+    // the session being past open.
     for (QObject *reply : std::as_const(held)) {
         auto it = d->replies.constFind(reply);
         if (it != d->replies.constEnd() && it->overflow && !it->finished)
-            d->ledger->cancel(it->ledgerId);
+            static_cast<QNetworkReply *>(reply)->abort();
     }
     if (!held.isEmpty() || d->inFlight)
         qCInfo(lcNet).noquote() << u"%1: draining %2 request(s) in flight; %3 never sent"_s
@@ -972,7 +974,7 @@ void NetworkSession::abortAll()
         if (it->call)
             it->call->abort();
         else
-            d->ledger->cancel(it->ledgerId);
+            static_cast<QNetworkReply *>(reply)->abort();   // counted as cancelled on finish
     }
 }
 
