@@ -275,6 +275,21 @@ struct NetworkSession::Private
 #endif
     QObject *graveyard = nullptr;         ///< replies never deleted, kept valid after close
     QHash<QObject *, QString> tlsFailures; ///< replies aborted because verification failed
+    /// "GET <redacted URL>" by method and URL: a worker asks for the same URLs again and again,
+    /// and a shared name costs its ledger entry nothing (and saves parsing the query each time).
+    QHash<std::pair<QByteArray, QUrl>, QString> names;
+
+    QString nameOf(const QByteArray &verb, const QUrl &url)
+    {
+        auto key = std::make_pair(verb, url);
+        if (const auto it = names.constFind(key); it != names.constEnd())
+            return *it;
+        if (names.size() >= 256)
+            names.clear();   // a bounded cache: many distinct URLs simply stop being shared
+        const QString name = QString::fromLatin1(verb) + u' ' + q->redact(url);
+        names.insert(std::move(key), name);
+        return name;
+    }
     const std::atomic<int> *earlyStop = nullptr;
 
     /// Takes new requests to the network: open, and no stop noted on any thread yet.
@@ -339,7 +354,7 @@ struct NetworkSession::Private
     {
         TrackedManager *best = nullptr;
         for (TrackedManager *m : managers) {
-            if (m->perHost.value(hostId) >= perManagerLimit)
+            if (!m || m->perHost.value(hostId) >= perManagerLimit)
                 continue;
             if (!best || m->outstanding < best->outstanding)
                 best = m;
@@ -388,6 +403,18 @@ struct NetworkSession::Private
     void finishCall(NetworkCall *call);
     void cancelQueued(NetworkCall *call, const QString &why);
     void releaseSlot(ReplyRec &rec, QObject *reply);
+    /// Once stopping, a manager other than the first (which a service may hold) is destroyed as
+    /// soon as it has nothing outstanding: each one joins its thread, and doing that while other
+    /// requests still drain keeps the 150+ joins of a 1 000-connection session out of *close*.
+    void retireIdleManagers()
+    {
+        for (size_t i = 1; i < managers.size(); ++i) {
+            if (managers[i] && managers[i]->outstanding == 0) {
+                managers[i]->deleteLater();   // maybe inside its own finished() signal
+                managers[i] = nullptr;
+            }
+        }
+    }
     void setState(State s)
     {
         if (state == s)
@@ -432,7 +459,7 @@ void NetworkSession::Private::onCreated(TrackedManager *m, int managerIndex, QNe
         }
         // The entry is pending only while the reply exists (childEvent ends it on deletion).
         rec.ledgerId = ledger->add(service, KindReply,
-                                   QString::fromLatin1(verb) + u' ' + q->redact(reply->url()),
+                                   nameOf(verb, reply->url()),
                                    [reply] { reply->abort(); }, rec.file, rec.line);
     }
     ++onManager;
@@ -456,7 +483,7 @@ void NetworkSession::Private::releaseSlot(ReplyRec &rec, QObject *reply)
     rec.finished = true;
     --inFlight;
     --hostInFlight[rec.hostId];
-    if (rec.manager >= int(managers.size()))
+    if (rec.manager >= int(managers.size()) || !managers[rec.manager])
         return;
     TrackedManager *m = managers[rec.manager];
     --m->outstanding;
@@ -495,7 +522,10 @@ void NetworkSession::onReplyFinished(QNetworkReply *reply)
         else
             d->ledger->finish(it->ledgerId);
     }
-    d->pump();
+    if (d->state != State::Open)
+        d->retireIdleManagers();
+    else
+        d->pump();
 }
 
 void NetworkSession::onReplyGone(QObject *object)
@@ -837,7 +867,7 @@ NetworkCall *NetworkSession::send(const QNetworkRequest &request, const QByteArr
     cd->options = options;
     cd->file = where.file_name();
     cd->line = where.line();
-    cd->where = QString::fromLatin1(verb) + u' ' + redact(request.url());
+    cd->where = d->nameOf(verb, request.url());
     const int attempts = options.attempts > 0 ? options.attempts : d->options.retry.attempts;
     cd->maxAttempts = (net::isIdempotent(verb) || options.retryNonIdempotent || d->options.retry.nonIdempotent)
         ? std::max(1, attempts) : 1;
@@ -880,7 +910,10 @@ NetworkSession::State NetworkSession::state() const { return d->state; }
 const NetworkOptions &NetworkSession::options() const { return d->options; }
 int NetworkSession::maxConcurrent() const { return d->maxConcurrent; }
 int NetworkSession::connectionsPerHost() const { return d->perHostLimit; }
-int NetworkSession::managerCount() const { return int(d->managers.size()); }
+int NetworkSession::managerCount() const
+{
+    return int(std::count_if(d->managers.cbegin(), d->managers.cend(), [](TrackedManager *m) { return m; }));
+}
 int NetworkSession::inFlight() const { return d->inFlight; }
 int NetworkSession::queued() const { return int(d->queue.size() + d->waiting.size()); }
 
@@ -939,6 +972,8 @@ void NetworkSession::beginDrain()
     // ... and direct requests that Qt holds back in its own queue for want of a connection.
     QList<QObject *> held;
     for (TrackedManager *m : d->managers) {
+        if (!m)
+            continue;
         for (const auto &list : std::as_const(m->overflow))
             held += list;
     }
@@ -976,6 +1011,7 @@ void NetworkSession::abortAll()
         else
             static_cast<QNetworkReply *>(reply)->abort();   // counted as cancelled on finish
     }
+    d->retireIdleManagers();
 }
 
 void NetworkSession::close()
@@ -993,6 +1029,8 @@ void NetworkSession::close()
     // session (which outlives the service instance) and is reported as leaked.
     d->closing = true;
     for (TrackedManager *m : d->managers) {
+        if (!m)
+            continue;
         const auto children = m->children();
         for (QObject *child : children) {
             auto *reply = qobject_cast<QNetworkReply *>(child);
@@ -1009,7 +1047,7 @@ void NetworkSession::close()
         }
     }
     for (TrackedManager *m : d->managers)
-        delete m;
+        delete m;   // null for the ones retired already
     d->managers.clear();
     d->replies.clear();   // all finished; the ones kept alive are the session's now
     d->closing = false;

@@ -8,6 +8,7 @@
 #include <QtCore/QMutex>
 
 #include <map>
+#include <set>
 
 Q_LOGGING_CATEGORY(lcLedger, "berth.ledger")
 
@@ -20,8 +21,8 @@ namespace {
 // static file name from std::source_location until someone asks for a snapshot.
 struct Item
 {
-    QString service;
-    QString kind;
+    const QString *service = nullptr;   ///< interned (Private::strings): a pointer, not a string
+    const QString *kind = nullptr;      ///< interned
     QString name;
     std::function<void()> cancel;
     const char *file = nullptr;
@@ -51,7 +52,7 @@ QString originOf(const char *fileName, uint line)
 
 WorkEntry entryOf(quint64 id, const Item &item)
 {
-    WorkEntry e{id, item.service, item.kind, item.name, item.startedMs,
+    WorkEntry e{id, *item.service, *item.kind, item.name, item.startedMs,
                 originOf(item.file, item.line), item.cancelRequested, item.bytes};
     return e;
 }
@@ -64,6 +65,10 @@ struct WorkLedger::Private
     quint64 nextId = 1;
     std::map<quint64, Item> items;          // ordered: dumps list oldest first
     QHash<QString, ServiceState> services;
+    std::set<QString> strings;              // service and kind names; nodes never move
+
+    /// Under the mutex.
+    const QString *intern(const QString &s) { return &*strings.insert(s).first; }
 };
 
 WorkTicket::~WorkTicket()
@@ -107,8 +112,8 @@ quint64 WorkLedger::add(const QString &service, const QString &kind, const QStri
         QMutexLocker lock(&d->mutex);
         id = d->nextId++;
         Item item;
-        item.service = service;
-        item.kind = kind;
+        item.service = d->intern(service);
+        item.kind = d->intern(kind);
         item.name = name;
         item.startedMs = d->clock.elapsed();
         item.file = file;
@@ -154,7 +159,7 @@ void WorkLedger::update(quint64 id, const QString &kind, const QString &name)
     auto it = d->items.find(id);
     if (it == d->items.end())
         return;
-    it->second.kind = kind;
+    it->second.kind = d->intern(kind);
     it->second.name = name;
 }
 
@@ -174,7 +179,7 @@ void WorkLedger::settle(quint64 id, bool leaked)
         auto it = d->items.find(id);
         if (it == d->items.end())
             return;
-        auto &state = d->services[it->second.service];
+        auto &state = d->services[*it->second.service];
         --state.counts.active;
         if (leaked) {
             ++state.counts.leaked;
@@ -188,7 +193,7 @@ void WorkLedger::settle(quint64 id, bool leaked)
         else
             ++state.counts.completed;
         if (state.counts.active == 0)
-            idleService = it->second.service;
+            idleService = *it->second.service;
         d->items.erase(it);
     }
     if (!idleService.isNull())
@@ -219,7 +224,7 @@ int WorkLedger::cancelService(const QString &service)
         QMutexLocker lock(&d->mutex);
         d->services[service].cancelling = true;
         for (const auto &[id, item] : d->items) {
-            if (item.service == service && !item.cancelRequested)
+            if (*item.service == service && !item.cancelRequested)
                 ids.append(id);
         }
     }
@@ -241,7 +246,7 @@ QList<WorkEntry> WorkLedger::closeService(const QString &service)
     {
         QMutexLocker lock(&d->mutex);
         for (auto it = d->items.begin(); it != d->items.end();) {
-            if (it->second.service == service) {
+            if (*it->second.service == service) {
                 leaked.append(entryOf(it->first, it->second));
                 it = d->items.erase(it);
             } else {
@@ -263,7 +268,7 @@ QList<WorkEntry> WorkLedger::snapshot(const QString &service) const
     QList<WorkEntry> out;
     QMutexLocker lock(&d->mutex);
     for (const auto &[id, item] : d->items) {
-        if (service.isEmpty() || item.service == service)
+        if (service.isEmpty() || *item.service == service)
             out.append(entryOf(id, item));
     }
     return out;

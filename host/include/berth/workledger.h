@@ -70,7 +70,8 @@ public:
     explicit WorkLedger(QObject *parent = nullptr);
     ~WorkLedger() override;
 
-    /// Registers work; \a cancel (may be empty) is how to cancel it. A cancel function may finish
+    /// Registers work; \a cancel (may be empty) is how to cancel it. \a kind is a category from
+    /// a small vocabulary ("reply", "job", ...; kept once per ledger), \a name the specific item. A cancel function may finish
     /// the entry synchronously (as QNetworkReply::abort() does); the ledger expects that.
     quint64 add(const QString &service, const QString &kind, const QString &name,
                 std::function<void()> cancel = {},
