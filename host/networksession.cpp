@@ -403,18 +403,6 @@ struct NetworkSession::Private
     void finishCall(NetworkCall *call);
     void cancelQueued(NetworkCall *call, const QString &why);
     void releaseSlot(ReplyRec &rec, QObject *reply);
-    /// Once stopping, a manager other than the first (which a service may hold) is destroyed as
-    /// soon as it has nothing outstanding: each one joins its thread, and doing that while other
-    /// requests still drain keeps the 150+ joins of a 1 000-connection session out of *close*.
-    void retireIdleManagers()
-    {
-        for (size_t i = 1; i < managers.size(); ++i) {
-            if (managers[i] && managers[i]->outstanding == 0) {
-                managers[i]->deleteLater();   // maybe inside its own finished() signal
-                managers[i] = nullptr;
-            }
-        }
-    }
     void setState(State s)
     {
         if (state == s)
@@ -522,10 +510,7 @@ void NetworkSession::onReplyFinished(QNetworkReply *reply)
         else
             d->ledger->finish(it->ledgerId);
     }
-    if (d->state != State::Open)
-        d->retireIdleManagers();
-    else
-        d->pump();
+    d->pump();
 }
 
 void NetworkSession::onReplyGone(QObject *object)
@@ -1011,7 +996,6 @@ void NetworkSession::abortAll()
         else
             static_cast<QNetworkReply *>(reply)->abort();   // counted as cancelled on finish
     }
-    d->retireIdleManagers();
 }
 
 void NetworkSession::close()
@@ -1047,7 +1031,7 @@ void NetworkSession::close()
         }
     }
     for (TrackedManager *m : d->managers)
-        delete m;   // null for the ones retired already
+        delete m;
     d->managers.clear();
     d->replies.clear();   // all finished; the ones kept alive are the session's now
     d->closing = false;

@@ -5,6 +5,8 @@
 
 #include <berth/lifetime.h>
 
+#include <QtCore/QCoreApplication>
+#include <QtCore/QEvent>
 #include <QtCore/QLoggingCategory>
 #include <QtCore/QPointer>
 #include <QtCore/QSocketNotifier>
@@ -246,6 +248,21 @@ PosixSignalSource::~PosixSignalSource()
     s_instanceExists.store(false);
 }
 
+// The delivery thread also posts this, at high priority, on every wake-up. Under load the
+// host thread can spend hundreds of milliseconds in one pass over posted events (replies
+// finishing on 150+ network threads keep adding to it) before its socket notifiers are looked
+// at; a high-priority posted event is taken within that pass.
+const QEvent::Type SignalsPending = QEvent::Type(QEvent::registerEventType());
+
+bool PosixSignalSource::event(QEvent *e)
+{
+    if (e->type() == SignalsPending) {
+        readSignals();   // the pipe may be empty already: the notifier was first
+        return true;
+    }
+    return QObject::event(e);
+}
+
 void PosixSignalSource::readSignals()
 {
     // A slot connected to the Lifetime may delete this source (or spin a nested loop that does).
@@ -296,6 +313,8 @@ void PosixSignalSource::deliveryLoop()
         // allowed. Checked on every wake-up, the last one included.
         for (const int stops = s_stopSignals.load(); m_notedStops < stops; ++m_notedStops)
             m_lifetime.noteStopFromAnyThread();
+        if (fds[1].revents & POLLIN)
+            QCoreApplication::postEvent(this, new QEvent(SignalsPending), Qt::HighEventPriority);
         if (ready > 0 && (fds[0].revents & POLLIN))
             break;
         if (ready < 0 && error != EINTR && error != EAGAIN && error != ENOMEM) {

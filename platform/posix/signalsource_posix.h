@@ -41,6 +41,9 @@ public:
     /// writes to memory, as it may run in a child that shares the parent's address space.
     static void resetSignalsInChild();
 
+protected:
+    bool event(QEvent *e) override;
+
 private:
     void readSignals();
     void deliveryLoop();
