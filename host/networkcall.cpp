@@ -1,0 +1,309 @@
+// Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+// NetworkCall and the session's own queue: send(), the limits, the rate limit, dispatch to the
+// least busy manager, and what happens when an attempt ends (retry with backoff, or finish).
+#include "networksession_p.h"
+
+#include <berth/servicecontext.h>
+
+#include <QtCore/QMetaEnum>
+#include <QtCore/QRandomGenerator>
+
+#include <cmath>
+
+namespace berth {
+
+NetworkCall::NetworkCall(NetworkSession *session) : QObject(session), d(std::make_unique<Private>())
+{
+    d->session = session;
+}
+
+NetworkCall::~NetworkCall() = default;
+
+QUrl NetworkCall::url() const { return d->request.url(); }
+QString NetworkCall::redactedUrl() const { return d->where.mid(d->verb.size() + 1); }
+QByteArray NetworkCall::verb() const { return d->verb; }
+bool NetworkCall::isFinished() const { return d->finished; }
+bool NetworkCall::wasSent() const { return d->sent; }
+int NetworkCall::attempts() const { return d->attempts; }
+QNetworkReply::NetworkError NetworkCall::error() const { return d->error; }
+QString NetworkCall::errorString() const { return d->errorString; }
+int NetworkCall::httpStatus() const { return d->status; }
+QByteArray NetworkCall::body() const { return d->responseBody; }
+qint64 NetworkCall::bytesReceived() const { return d->bytes; }
+QNetworkReply *NetworkCall::reply() const { return d->reply; }
+
+QByteArray NetworkCall::header(const QByteArray &name) const
+{
+    for (const auto &[key, value] : d->headers) {
+        if (key.compare(name, Qt::CaseInsensitive) == 0)
+            return value;
+    }
+    return {};
+}
+
+void NetworkCall::abort()
+{
+    if (d->finished)
+        return;
+    auto *sd = d->session->d.get();
+    d->cancelled = true;
+    if (d->reply) {
+        d->reply->abort();      // finishes the attempt re-entrantly, and with it the call
+    } else if (d->queued) {
+        sd->cancelQueued(this, u"cancelled before it was sent"_s);
+    } else if (d->waiting) {
+        d->retryTimer->stop();
+        d->waiting = false;
+        sd->waiting.removeOne(this);
+        sd->finishCall(this);
+    }
+}
+
+void NetworkSession::Private::cancelQueued(NetworkCall *call, const QString &why)
+{
+    auto it = std::find(queue.begin(), queue.end(), call);
+    if (it != queue.end())
+        queue.erase(it);
+    call->d->queued = false;
+    call->d->cancelled = true;
+    if (call->d->error == QNetworkReply::NoError || !call->d->sent) {
+        call->d->error = QNetworkReply::OperationCanceledError;
+        call->d->errorString = call->d->where + u": "_s + why;
+    }
+    finishCall(call);
+}
+
+void NetworkSession::Private::finishCall(NetworkCall *call)
+{
+    if (call->d->finished)
+        return;
+    call->d->finished = true;
+    call->d->reply = nullptr;
+    if (call->d->cancelled)
+        ledger->finishCancelled(call->d->ledgerId);
+    else
+        ledger->finish(call->d->ledgerId);
+    Q_EMIT call->finished();
+    call->deleteLater();
+}
+
+bool NetworkSession::Private::refill()
+{
+    if (options.ratePerSecond <= 0)
+        return true;
+    const qint64 now = clock.elapsed();
+    tokens = std::min<double>(options.rateBurst, tokens + (now - lastRefill) * options.ratePerSecond / 1000.0);
+    lastRefill = now;
+    if (tokens >= 1.0)
+        return true;
+    if (!rateTimer->isActive())
+        rateTimer->start(std::max(1, int(std::ceil((1.0 - tokens) * 1000.0 / options.ratePerSecond))));
+    return false;
+}
+
+void NetworkSession::Private::pump()
+{
+    if (pumping || !sending())
+        return;   // a noted early stop leaves the queue to beginDrain(), which cancels it
+    pumping = true;
+    while (!queue.empty() && inFlight < maxConcurrent) {
+        if (!refill())
+            break;
+        // The first call whose host has a free slot; look a little past a saturated host so
+        // one slow host does not hold up the others.
+        auto pick = queue.end();
+        TrackedManager *manager = nullptr;
+        int looked = 0;
+        for (auto it = queue.begin(); it != queue.end() && looked < 64; ++it, ++looked) {
+            const int host = (*it)->d->hostId;
+            if (hostInFlight.value(host) >= perHostLimit)
+                continue;
+            if ((manager = pickManager(host))) {
+                pick = it;
+                break;
+            }
+        }
+        if (pick == queue.end())
+            break;
+        NetworkCall *call = *pick;
+        queue.erase(pick);
+        if (options.ratePerSecond > 0)
+            tokens -= 1.0;
+        dispatch(call, manager);
+    }
+    pumping = false;
+}
+
+void NetworkSession::Private::dispatch(NetworkCall *call, TrackedManager *m)
+{
+    auto *cd = call->d.get();
+    cd->queued = false;
+    ++cd->attempts;
+    cd->sent = true;
+    if (cd->attempts > 1)
+        ledger->update(cd->ledgerId, KindReply, cd->where + u" (attempt %1)"_s.arg(cd->attempts));
+    else
+        ledger->update(cd->ledgerId, KindReply, cd->where);
+    dispatching = call;
+    // Qt's own operations where there is one: a custom "GET" bypasses the cache, a custom
+    // "HEAD" waits for a body that never comes.
+    QNetworkReply *reply = nullptr;
+    if (cd->verb == "GET" && cd->body.isEmpty())
+        reply = m->get(cd->request);
+    else if (cd->verb == "HEAD")
+        reply = m->head(cd->request);
+    else if (cd->verb == "POST")
+        reply = m->post(cd->request, cd->body);
+    else if (cd->verb == "PUT")
+        reply = m->put(cd->request, cd->body);
+    else if (cd->verb == "DELETE" && cd->body.isEmpty())
+        reply = m->deleteResource(cd->request);
+    else
+        reply = m->sendCustomRequest(cd->request, cd->verb, cd->body);
+    dispatching = nullptr;
+    cd->reply = reply;   // progress is read on demand (refreshProgress), not per signal
+}
+
+void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *reply, bool aborted)
+{
+    auto *cd = call->d.get();
+    cd->reply = nullptr;
+    cd->status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    cd->error = reply->error();
+    cd->headers = reply->rawHeaderPairs();
+    cd->responseBody = reply->isOpen() ? reply->readAll() : QByteArray();
+    cd->bytes = cd->responseBody.size();
+    const QString &where = cd->where;
+    const QString tlsFailure = tlsFailures.take(reply);
+    bool lengthOk = false;
+    const qint64 announced = reply->header(QNetworkRequest::ContentLengthHeader).toLongLong(&lengthOk);
+    if (!tlsFailure.isNull()) {
+        cd->error = QNetworkReply::SslHandshakeFailedError;
+        cd->errorString = u"%1: TLS verification failed: %2"_s.arg(where, tlsFailure);
+    } else if (cd->error == QNetworkReply::NoError && lengthOk && cd->verb != "HEAD" && cd->status != 204
+        && cd->status != 304 && cd->responseBody.size() < announced
+        && !reply->attribute(QNetworkRequest::SourceIsFromCacheAttribute).toBool()) {
+        // Qt can report success when the peer resets the connection mid-body: never take a
+        // truncated body for a whole one.
+        cd->error = QNetworkReply::RemoteHostClosedError;
+        cd->errorString = u"%1: the connection closed after %2 of %3 body bytes"_s.arg(where)
+                              .arg(cd->responseBody.size()).arg(announced);
+    } else if (cd->error == QNetworkReply::OperationCanceledError && !aborted) {
+        // Qt ends a transfer that stalls past its transfer timeout with an abort of its own.
+        cd->error = QNetworkReply::TimeoutError;
+        cd->errorString = u"%1: no data for %2 ms (transfer timeout)"_s.arg(where)
+                              .arg(options.transferTimeout.count());
+    } else if (cd->error == QNetworkReply::OperationCanceledError) {
+        cd->errorString = u"%1: aborted (%2)"_s.arg(where, cd->byHost || state >= State::Aborting
+                                                              ? u"the host cancelled it while stopping"_s
+                                                              : u"cancelled by its owner"_s);
+    } else if (cd->error != QNetworkReply::NoError) {
+        // Qt's own text repeats the URL unredacted: say it in our words.
+        // Qt's ranges: 201-299 content and 401-499 server errors come from the HTTP status.
+        const bool fromStatus = (cd->error > 200 && cd->error < 300) || (cd->error > 400 && cd->error < 500);
+        const QString name = QString::fromLatin1(QMetaEnum::fromType<QNetworkReply::NetworkError>()
+                                                     .valueToKey(cd->error));
+        if (cd->status && fromStatus)
+            cd->errorString = u"%1: HTTP %2 %3"_s.arg(where).arg(cd->status)
+                                  .arg(reply->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toString());
+        else if (cd->status)
+            cd->errorString = u"%1: %2 after HTTP %3 and %4 body bytes"_s.arg(where, name).arg(cd->status)
+                                  .arg(cd->responseBody.size());
+        else
+            cd->errorString = u"%1: %2"_s.arg(where, name);
+    } else {
+        cd->errorString.clear();
+    }
+    reply->deleteLater();
+
+    const bool statusRetry = cd->status && options.retry.statuses.contains(cd->status);
+    const bool errorRetry = isTransient(cd->error);   // a reset mid-body too
+    bool retry = !aborted && sending() && cd->attempts < cd->maxAttempts
+        && (statusRetry || errorRetry);
+    std::chrono::milliseconds wait{0};
+    if (retry) {
+        std::optional<std::chrono::milliseconds> after;
+        if (cd->status == 429 || cd->status == 503)
+            after = net::parseRetryAfter(reply->rawHeader("Retry-After"), QDateTime::currentDateTimeUtc());
+        if (after) {
+            wait = *after;
+            if (wait > options.retry.cap) {
+                qCInfo(lcNet).noquote() << u"%1: not retried: Retry-After %2 ms exceeds the retry cap %3 ms"_s
+                                               .arg(where).arg(wait.count()).arg(options.retry.cap.count());
+                retry = false;
+            }
+        } else {
+            wait = net::backoffDelay(cd->attempts, options.retry.base, options.retry.cap,
+                                     QRandomGenerator::global()->generateDouble());
+        }
+    }
+    if (!retry) {
+        finishCall(call);
+        return;
+    }
+    cd->waiting = true;
+    waiting.append(call);
+    ledger->update(cd->ledgerId, KindRetryWait,
+                   u"%1 (attempt %2 failed: %3; next in %4 ms)"_s.arg(where).arg(cd->attempts)
+                       .arg(cd->status ? QString::number(cd->status)
+                                       : QString::fromLatin1(QMetaEnum::fromType<QNetworkReply::NetworkError>()
+                                                                 .valueToKey(cd->error)))
+                       .arg(wait.count()));
+    if (!cd->retryTimer) {
+        cd->retryTimer = new QTimer(call);
+        cd->retryTimer->setSingleShot(true);
+        QObject::connect(cd->retryTimer, &QTimer::timeout, call, [this, call] {
+            call->d->waiting = false;
+            waiting.removeOne(call);
+            call->d->queued = true;
+            ledger->update(call->d->ledgerId, KindQueued, call->d->where);
+            queue.push_front(call);   // its turn came long ago
+            pump();
+        });
+    }
+    cd->retryTimer->start(int(wait.count()));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+NetworkCall *NetworkSession::send(const QNetworkRequest &request, const QByteArray &verb,
+                                  const QByteArray &body, const CallOptions &options,
+                                  const std::source_location &where)
+{
+    auto *call = new NetworkCall(this);
+    auto *cd = call->d.get();
+    cd->request = d->prepare(request);
+    cd->verb = verb;
+    cd->body = body;
+    cd->options = options;
+    cd->file = where.file_name();
+    cd->line = where.line();
+    cd->where = d->nameOf(verb, request.url());
+    const int attempts = options.attempts > 0 ? options.attempts : d->options.retry.attempts;
+    cd->maxAttempts = (net::isIdempotent(verb) || options.retryNonIdempotent || d->options.retry.nonIdempotent)
+        ? std::max(1, attempts) : 1;
+    if (!d->sending()) {
+        cd->finished = true;
+        cd->error = QNetworkReply::OperationCanceledError;
+        cd->errorString = d->refusal(verb, request.url());
+        qCInfo(lcNet).noquote() << cd->errorString;
+        QMetaObject::invokeMethod(call, [call] {
+            Q_EMIT call->finished();
+            call->deleteLater();
+        }, Qt::QueuedConnection);
+        return call;
+    }
+    cd->hostId = d->hostIdOf(request.url());
+    // The entry is pending only while the call is alive (it finishes before it is deleted).
+    cd->ledgerId = d->ledger->add(d->service, KindQueued, cd->where,
+                                  [call] {
+                                      call->d->byHost = true;
+                                      call->abort();
+                                  }, cd->file, cd->line);
+    cd->queued = true;
+    d->queue.push_back(call);
+    d->pump();
+    return call;
+}
+
+} // namespace berth

@@ -1,0 +1,409 @@
+// Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+// Private to the network session's three files (networksession.cpp: managers, tracking and
+// lifecycle; networkcall.cpp: send(), the queue, limits and retries; networkutil.cpp:
+// redaction, Retry-After, backoff). Not installed.
+#pragma once
+
+#include <berth/networksession.h>
+#include <berth/workledger.h>
+
+#include <QtCore/QElapsedTimer>
+#include <QtCore/QFile>
+#include <QtCore/QHash>
+#include <QtCore/QLoggingCategory>
+#include <QtCore/QSaveFile>
+#include <QtCore/QTimer>
+#include <QtNetwork/QNetworkCookie>
+#include <QtNetwork/QNetworkCookieJar>
+#include <QtNetwork/QNetworkDiskCache>
+#if QT_CONFIG(ssl)
+#include <QtNetwork/QSslCertificate>
+#include <QtNetwork/QSslConfiguration>
+#include <QtNetwork/QSslError>
+#endif
+#if QT_VERSION >= QT_VERSION_CHECK(6, 5, 0)
+#include <QtNetwork/QHttp1Configuration>
+#endif
+
+#include <algorithm>
+#include <deque>
+#include <vector>
+
+Q_DECLARE_LOGGING_CATEGORY(lcNet)
+
+namespace berth {
+
+using namespace Qt::StringLiterals;
+
+namespace netdetail {
+// Qt 6.4 gives each manager 6 HTTP/1.1 connections per host and queues the rest invisibly.
+// From 6.5 a request may ask for up to 255.
+#if QT_VERSION >= QT_VERSION_CHECK(6, 5, 0)
+constexpr int QtMaxConnectionsPerManager = 255;
+#else
+constexpr int QtMaxConnectionsPerManager = 6;
+#endif
+
+inline const QString KindReply = u"reply"_s;
+inline const int DefaultMaxRedirects = QNetworkRequest().maximumRedirectsAllowed();
+inline const QString KindQueued = u"request (queued)"_s;
+inline const QString KindRetryWait = u"retry wait"_s;
+
+inline QByteArray verbOf(QNetworkAccessManager::Operation op, const QNetworkRequest &req)
+{
+    switch (op) {
+    case QNetworkAccessManager::HeadOperation: return "HEAD";
+    case QNetworkAccessManager::GetOperation: return "GET";
+    case QNetworkAccessManager::PutOperation: return "PUT";
+    case QNetworkAccessManager::PostOperation: return "POST";
+    case QNetworkAccessManager::DeleteOperation: return "DELETE";
+    case QNetworkAccessManager::CustomOperation:
+        return req.attribute(QNetworkRequest::CustomVerbAttribute).toByteArray();
+    case QNetworkAccessManager::UnknownOperation: break;
+    }
+    return "?";
+}
+
+inline QString hostKeyOf(const QUrl &url)
+{
+    const QString scheme = url.scheme();
+    const int port = url.port(scheme == u"https"_s ? 443 : 80);
+    return scheme + u"://"_s + url.host() + u':' + QString::number(port);
+}
+
+inline bool isTransient(QNetworkReply::NetworkError e)
+{
+    switch (e) {
+    case QNetworkReply::ConnectionRefusedError:
+    case QNetworkReply::RemoteHostClosedError:
+    case QNetworkReply::TimeoutError:
+    case QNetworkReply::TemporaryNetworkFailureError:
+    case QNetworkReply::NetworkSessionFailedError:
+    case QNetworkReply::UnknownNetworkError:
+    case QNetworkReply::ProxyConnectionRefusedError:
+    case QNetworkReply::ProxyConnectionClosedError:
+    case QNetworkReply::ProxyTimeoutError:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/// What a request made on a session that no longer accepts work gets: an error, delivered from
+/// the event loop (never inside the call that made the request), as Qt's own replies do.
+class RefusedReply : public QNetworkReply
+{
+public:
+    RefusedReply(QNetworkAccessManager *manager, QNetworkAccessManager::Operation op,
+                 const QNetworkRequest &req, const QString &message)
+        : QNetworkReply(manager)
+    {
+        setRequest(req);
+        setUrl(req.url());
+        setOperation(op);
+        QNetworkReply::open(ReadOnly | Unbuffered);   // before setError: open() clears the error text
+        setError(OperationCanceledError, message);
+        setFinished(true);
+        QMetaObject::invokeMethod(this, [this, manager] {
+            Q_EMIT errorOccurred(error());
+            Q_EMIT finished();
+            Q_EMIT manager->finished(this);
+        }, Qt::QueuedConnection);
+    }
+    void abort() override {}
+    qint64 bytesAvailable() const override { return 0; }
+
+protected:
+    qint64 readData(char *, qint64) override { return -1; }
+};
+
+/// A cookie jar that can live in a file (Set-Cookie lines, owner-only), flushed in close. A
+/// background agent's "session" outlives the process: cookies without an expiry are kept too.
+class PersistentCookieJar : public QNetworkCookieJar
+{
+public:
+    using QNetworkCookieJar::QNetworkCookieJar;
+    QString load(const QString &path)
+    {
+        QFile f(path);
+        if (!f.exists())
+            return {};
+        if (!f.open(QIODevice::ReadOnly))
+            return u"cannot read cookie jar %1: %2"_s.arg(path, f.errorString());
+        QList<QNetworkCookie> cookies;
+        const QDateTime now = QDateTime::currentDateTimeUtc();
+        while (!f.atEnd()) {
+            const QByteArray line = f.readLine().trimmed();
+            if (line.isEmpty())
+                continue;
+            for (const QNetworkCookie &c : QNetworkCookie::parseCookies(line)) {
+                if (c.isSessionCookie() || c.expirationDate() > now)
+                    cookies.append(c);
+            }
+        }
+        setAllCookies(cookies);
+        return {};
+    }
+    QString save(const QString &path) const
+    {
+        QSaveFile f(path);
+        if (!f.open(QIODevice::WriteOnly))
+            return u"cannot write cookie jar %1: %2"_s.arg(path, f.errorString());
+        f.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner);
+        const QDateTime now = QDateTime::currentDateTimeUtc();
+        for (const QNetworkCookie &c : allCookies()) {
+            if (c.isSessionCookie() || c.expirationDate() > now)
+                f.write(c.toRawForm(QNetworkCookie::Full) + '\n');
+        }
+        if (!f.commit())
+            return u"cannot write cookie jar %1: %2"_s.arg(path, f.errorString());
+        return {};
+    }
+};
+
+} // namespace netdetail
+
+using namespace netdetail;
+
+// ---------------------------------------------------------------------------------------------
+// The manager subclass: createRequest is where every request of the session passes.
+
+class TrackedManager : public QNetworkAccessManager
+{
+public:
+    TrackedManager(NetworkSession *session, int index)
+        : QNetworkAccessManager(session), m_session(session), m_index(index) {}
+
+    QHash<int, int> perHost;          ///< host id -> replies outstanding on this manager
+    QHash<int, QList<QObject *>> overflow; ///< direct replies Qt holds back (no free slot)
+    int outstanding = 0;
+
+protected:
+    QNetworkReply *createRequest(Operation op, const QNetworkRequest &request,
+                                 QIODevice *outgoingData) override;
+    /// A reply leaves its manager when it is deleted: seen here without a connection per reply.
+    void childEvent(QChildEvent *event) override;
+
+private:
+    NetworkSession *m_session;
+    int m_index;
+};
+
+struct NetworkCall::Private
+{
+    NetworkSession *session = nullptr;
+    QNetworkRequest request;
+    QByteArray verb;
+    QByteArray body;
+    QString where;              ///< "GET <redacted URL>", made once: ledger names, error texts
+    CallOptions options;
+    const char *file = nullptr;
+    uint line = 0;
+    quint64 ledgerId = 0;
+    int hostId = -1;
+    int attempts = 0;
+    int maxAttempts = 1;
+    bool finished = false;
+    bool sent = false;
+    bool cancelled = false;     ///< abort() or the shutdown ended it
+    bool byHost = false;        ///< the host's cancel phase (through the ledger) ended it
+    bool waiting = false;       ///< between attempts
+    bool queued = false;
+    QNetworkReply *reply = nullptr;
+    QTimer *retryTimer = nullptr;
+    QNetworkReply::NetworkError error = QNetworkReply::NoError;
+    QString errorString;
+    int status = 0;
+    QByteArray responseBody;
+    QList<QNetworkReply::RawHeaderPair> headers;
+    qint64 bytes = 0;
+};
+
+struct ReplyRec
+{
+    NetworkCall *call = nullptr;   ///< set for replies of send(); they own no ledger entry
+    quint64 ledgerId = 0;          ///< direct replies: their own entry
+    const char *file = nullptr;
+    uint line = 0;
+    int manager = 0;
+    int hostId = 0;
+    bool direct = false;
+    bool overflow = false;         ///< held back inside Qt's queue (direct use beyond the slots)
+    bool finished = false;
+};
+
+struct NetworkSession::Private
+{
+    NetworkSession *q = nullptr;
+    QString service;
+    WorkLedger *ledger = nullptr;
+    NetworkOptions options;
+    State state = State::Open;
+    int maxConcurrent = NetworkOptions::DefaultMaxConcurrent;
+    int perHostLimit = NetworkOptions::DefaultConnectionsPerHost;
+    int perManagerLimit = QtMaxConnectionsPerManager;
+    QStringList redactKeys;
+    std::vector<TrackedManager *> managers;
+    /// Keyed by QObject: a reply is looked up from its destroyed() signal too, when it is no
+    /// longer a QNetworkReply.
+    QHash<QObject *, ReplyRec> replies;
+    QHash<QString, int> hostIds;
+    QHash<int, int> hostInFlight;
+    int inFlight = 0;
+    std::deque<NetworkCall *> queue;
+    QList<NetworkCall *> waiting;         ///< calls between attempts
+    bool closing = false;                 ///< close() moves replies away from the managers
+    NetworkCall *dispatching = nullptr;   ///< set while send() hands a request to a manager
+    const char *directFile = nullptr;     ///< where manager() was last asked for
+    uint directLine = 0;
+    bool pumping = false;
+    // Token bucket.
+    double tokens = 0;
+    qint64 lastRefill = 0;
+    QElapsedTimer clock;
+    QTimer *rateTimer = nullptr;
+    PersistentCookieJar *jar = nullptr;
+    QNetworkDiskCache *cache = nullptr;
+#if QT_CONFIG(ssl)
+    QList<QSslCertificate> extraCas;
+#endif
+    QObject *graveyard = nullptr;         ///< replies never deleted, kept valid after close
+    QHash<QObject *, QString> tlsFailures; ///< replies aborted because verification failed
+    /// "GET <redacted URL>" by method and URL: a worker asks for the same URLs again and again,
+    /// and a shared name costs its ledger entry nothing (and saves parsing the query each time).
+    QHash<std::pair<QByteArray, QUrl>, QString> names;
+
+    QString nameOf(const QByteArray &verb, const QUrl &url)
+    {
+        auto key = std::make_pair(verb, url);
+        if (const auto it = names.constFind(key); it != names.constEnd())
+            return *it;
+        if (names.size() >= 256)
+            names.clear();   // a bounded cache: many distinct URLs simply stop being shared
+        const QString name = QString::fromLatin1(verb) + u' ' + q->redact(url);
+        names.insert(std::move(key), name);
+        return name;
+    }
+    const std::atomic<int> *earlyStop = nullptr;
+
+    /// Takes new requests to the network: open, and no stop noted on any thread yet.
+    bool sending() const
+    {
+        return state == State::Open && !(earlyStop && earlyStop->load(std::memory_order_acquire) > 0);
+    }
+
+    int hostIdOf(const QUrl &url)
+    {
+        const QString key = hostKeyOf(url);
+        auto it = hostIds.constFind(key);
+        if (it != hostIds.constEnd())
+            return *it;
+        const int id = int(hostIds.size());
+        hostIds.insert(key, id);
+        return id;
+    }
+    int maxManagers() const
+    {
+        return std::max(1, (perHostLimit + perManagerLimit - 1) / perManagerLimit);
+    }
+    TrackedManager *addManager()
+    {
+        auto *m = new TrackedManager(q, int(managers.size()));
+        m->setRedirectPolicy(options.redirects == NetworkOptions::Redirects::None
+                                 ? QNetworkRequest::ManualRedirectPolicy
+                                 : options.redirects == NetworkOptions::Redirects::SameOrigin
+                                       ? QNetworkRequest::SameOriginRedirectPolicy
+                                       : QNetworkRequest::NoLessSafeRedirectPolicy);
+        m->setTransferTimeout(int(options.transferTimeout.count()));
+        if (jar) {
+            m->setCookieJar(jar);
+            jar->setParent(q);    // shared by all managers; owned by the session
+        }
+        if (cache) {
+            m->setCache(cache);
+            cache->setParent(q);
+        }
+        QObject::connect(m, &QNetworkAccessManager::finished, q, &NetworkSession::onReplyFinished);
+#if QT_CONFIG(ssl)
+        // Verification cannot be turned off, not even by a handler that calls ignoreSslErrors():
+        // this connection is made before any reply exists, so it runs first and ends the reply.
+        QObject::connect(m, &QNetworkAccessManager::sslErrors, q,
+                         [this](QNetworkReply *reply, const QList<QSslError> &errors) {
+            QStringList texts;
+            for (const QSslError &e : errors)
+                texts.append(e.errorString());
+            const QString text = texts.join(u"; "_s);
+            qCWarning(lcNet).noquote() << u"%1: TLS verification failed for %2 %3: %4 (verification cannot be "
+                                          u"turned off; to trust a private CA, set network.caBundle)"_s
+                                              .arg(service, QString::fromLatin1(verbOf(reply->operation(), reply->request())),
+                                                   q->redact(reply->url()), text);
+            tlsFailures.insert(reply, text);
+            reply->abort();
+        });
+#endif
+        managers.push_back(m);
+        return m;
+    }
+    TrackedManager *pickManager(int hostId)
+    {
+        TrackedManager *best = nullptr;
+        for (TrackedManager *m : managers) {
+            if (!m || m->perHost.value(hostId) >= perManagerLimit)
+                continue;
+            if (!best || m->outstanding < best->outstanding)
+                best = m;
+        }
+        if (!best && int(managers.size()) < maxManagers())
+            best = addManager();
+        return best;
+    }
+    QNetworkRequest prepare(QNetworkRequest r) const
+    {
+        // Only what differs from Qt's defaults: setting anything detaches the request (~2 KB for
+        // the first attribute), on every request.
+        if (options.maxRedirects != DefaultMaxRedirects
+            && r.maximumRedirectsAllowed() == DefaultMaxRedirects)
+            r.setMaximumRedirectsAllowed(options.maxRedirects);   // unless the caller chose
+        if (!options.http2)
+            r.setAttribute(QNetworkRequest::Http2AllowedAttribute, false);
+#if QT_VERSION >= QT_VERSION_CHECK(6, 5, 0)
+        QHttp1Configuration h1;
+        h1.setNumberOfConnectionsPerHost(perManagerLimit);
+        r.setHttp1Configuration(h1);
+#endif
+#if QT_CONFIG(ssl)
+        if (r.url().scheme() == u"https"_s) {
+            // Verification is always on; a configured CA bundle only adds trust.
+            QSslConfiguration conf = r.sslConfiguration();
+            conf.setPeerVerifyMode(QSslSocket::VerifyPeer);
+            if (!extraCas.isEmpty())
+                conf.addCaCertificates(extraCas);
+            r.setSslConfiguration(conf);
+        }
+#endif
+        return r;
+    }
+    QString refusal(const QByteArray &verb, const QUrl &url) const
+    {
+        return u"refused %1 %2: the host is stopping (the network session of service \"%3\" is %4 and takes no new requests)"_s
+            .arg(QString::fromLatin1(verb), q->redact(url), service, stateName(state == State::Open ? State::Draining : state));
+    }
+
+    void onCreated(TrackedManager *m, int managerIndex, QNetworkReply *reply, const QByteArray &verb);
+    void pump();
+    bool refill();
+    void dispatch(NetworkCall *call, TrackedManager *m);
+    void attemptFinished(NetworkCall *call, QNetworkReply *reply, bool aborted);
+    void finishCall(NetworkCall *call);
+    void cancelQueued(NetworkCall *call, const QString &why);
+    void releaseSlot(ReplyRec &rec, QObject *reply);
+    void setState(State s)
+    {
+        if (state == s)
+            return;
+        state = s;
+        Q_EMIT q->stateChanged(s);
+    }
+};
+
+} // namespace berth
