@@ -286,7 +286,7 @@ NetworkCall *NetworkSession::send(const QNetworkRequest &request, const QByteArr
         cd->finished = true;
         cd->error = QNetworkReply::OperationCanceledError;
         cd->errorString = d->refusal(verb, request.url());
-        qCInfo(lcNet).noquote() << cd->errorString;
+        qCDebug(lcNet).noquote() << cd->errorString;   // the caller has it; a stopping host may refuse thousands
         QMetaObject::invokeMethod(call, [call] {
             Q_EMIT call->finished();
             call->deleteLater();

@@ -9,7 +9,7 @@
 
 #include <QtCore/QEvent>
 
-Q_LOGGING_CATEGORY(lcNet, "berth.network")
+Q_LOGGING_CATEGORY(lcNet, "berth.network", QtInfoMsg)
 
 namespace berth {
 
@@ -19,7 +19,7 @@ QNetworkReply *TrackedManager::createRequest(Operation op, const QNetworkRequest
     auto *d = m_session->d.get();
     const QByteArray verb = verbOf(op, request);
     if (!d->sending()) {
-        qCInfo(lcNet).noquote() << d->refusal(verb, request.url());
+        qCDebug(lcNet).noquote() << d->refusal(verb, request.url());
         return new RefusedReply(this, op, request, d->refusal(verb, request.url()));
     }
     QNetworkReply *reply = QNetworkAccessManager::createRequest(

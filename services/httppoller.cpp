@@ -133,10 +133,10 @@ void HttpPollerService::onFinished(Worker *w, NetworkCall *call)
     w->call = nullptr;
     --m_inFlight;
     if (!call->wasSent()) {
-        // Refused or cancelled before it left: nothing was polled, so there is no result.
+        // Refused or cancelled before it left: the host is stopping (its session takes nothing
+        // new from the moment of the signal, before intake reaches this service). Nothing was
+        // polled, so there is no result, and no next poll: retrying at once would only spin.
         qCDebug(context().log()).noquote() << call->errorString();
-        if (!m_stopping)
-            w->pause->start(m_interval);
         maybeStopped();
         return;
     }

@@ -88,7 +88,8 @@ void TestE2eNetwork::sigtermDrainsAThousandInFlightPolls()
     QElapsedTimer sinceSignal;
     sinceSignal.start();
     berth.signal(SIGTERM);
-    QCOMPARE(berth.finish(20000), 0);
+    const int code = berth.finish(20000);
+    QVERIFY2(code == 0, qPrintable(u"exit %1:\n%2"_s.arg(code).arg(berth.stdErr().right(6000))));
     const qint64 exitMs = sinceSignal.elapsed();
     qInfo("exit %lld ms after SIGTERM", exitMs);
 
@@ -96,12 +97,18 @@ void TestE2eNetwork::sigtermDrainsAThousandInFlightPolls()
     QTRY_COMPARE(m_server->requestsCompleted(), m_server->requestsReceived());
     QCOMPARE(m_server->requestsAbandoned(), 0);
     QCOMPARE(m_server->requestsAborted(), 0);
-    // None started after the signal. A poll berth sent just before it took the signal may
-    // arrive a moment later: allow 20 ms for that (signal to intake is ~35 us in the benchmark).
+    // None started after the signal. A poll berth sent just before its signal thread ran may
+    // arrive a moment later: on a loaded machine (the suite runs tests in parallel on 2 cores)
+    // that thread can wait tens of milliseconds for a CPU. So: nothing more than 100 ms after the
+    // signal (the polls take 200 ms, and back to back would bring hundreds), and say how late the
+    // latest one was.
     const QList<qint64> arrivals = m_server->arrivalTimesMs();
-    const qint64 grace = Sanitized ? 200 : 20;
+    const qint64 grace = Sanitized ? 300 : 100;
+    const qint64 latest = arrivals.isEmpty() ? 0 : *std::max_element(arrivals.cbegin(), arrivals.cend()) - signalAt;
     const qint64 late = std::count_if(arrivals.cbegin(), arrivals.cend(), [&](qint64 t) { return t > signalAt + grace; });
-    QCOMPARE(late, 0);
+    qInfo("latest arrival %lld ms after the signal", latest);
+    QVERIFY2(late == 0, qPrintable(u"%1 request(s) arrived more than %2 ms after the signal (latest %3 ms)"_s
+                                       .arg(late).arg(grace).arg(latest)));
     // Berth wrote one line per request, all answered 200.
     QFile f(out);
     QVERIFY(f.open(QIODevice::ReadOnly));
