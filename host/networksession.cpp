@@ -18,7 +18,10 @@ QNetworkReply *TrackedManager::createRequest(Operation op, const QNetworkRequest
 {
     auto *d = m_session->d.get();
     const QByteArray verb = verbOf(op, request);
-    if (!d->sending()) {
+    // A call being dispatched was let through by pump() a moment ago: the early-stop flag may
+    // flip in between (another thread sets it), and a call must never get a reply the session
+    // does not track. Direct requests are refused as soon as the flag is up.
+    if (!d->dispatching && !d->sending()) {
         qCDebug(lcNet).noquote() << d->refusal(verb, request.url());
         return new RefusedReply(this, op, request, d->refusal(verb, request.url()));
     }
