@@ -28,6 +28,7 @@
 #include <QtCore/QDateTime>
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QEventLoop>
+#include <QtCore/QTimer>
 #include <QtCore/QFile>
 #include <QtCore/QLoggingCategory>
 #include <QtCore/QProcess>
@@ -85,6 +86,14 @@ qint64 procStatus(const char *field)
     return value.split(' ').first().toLongLong() * (kb ? 1024 : 1);
 }
 
+/// Runs the event loop for up to \a ms: handles what arrives and wakes on it, no busy sleep.
+void waitForEvents(int ms)
+{
+    QEventLoop loop;
+    QTimer::singleShot(ms, &loop, &QEventLoop::quit);
+    loop.exec();
+}
+
 /// Runs the event loop until \a done() or \a timeoutMs; returns done().
 bool waitUntil(const std::function<bool()> &done, int timeoutMs = 10000)
 {
@@ -93,8 +102,7 @@ bool waitUntil(const std::function<bool()> &done, int timeoutMs = 10000)
     while (!done()) {
         if (t.elapsed() > timeoutMs)
             return false;
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
-        QThread::usleep(500);
+        waitForEvents(1);
     }
     return true;
 }
@@ -105,8 +113,7 @@ void spin(int ms)
     QElapsedTimer t;
     t.start();
     while (t.elapsed() < ms) {
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
-        QThread::usleep(500);
+        waitForEvents(1);
     }
     QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
 }

@@ -95,6 +95,43 @@ std::vector<std::string> readLines(const std::wstring &path)
     return lines;
 }
 
+// The plan for berth_testsvc as service kName, logging to \a logPath, with \a extraArgs.
+InstallPlan testServicePlan(const std::wstring &dir, const std::wstring &logPath, const std::string &extraArgs)
+{
+    InstallOptions options;
+    options.name = kName;
+    options.executable = toUtf8(dir + L"\\berth_testsvc.exe");
+    options.deadlineMs = 60000;
+    InstallPlan plan;
+    std::string error;
+    CHECK_MSG(makeInstallPlan(options, &plan, &error), error);
+    plan.commandLine += " --log " + quoteWindowsArgument(toUtf8(logPath)) + " --gate 1 " + extraArgs;
+    return plan;
+}
+
+void expectStartup(Controller &c)
+{
+    constexpr DWORD slack = ScmProgress::kSlackMs;
+    constexpr DWORD running = SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_PRESHUTDOWN | SERVICE_ACCEPT_PARAMCHANGE;
+    c.expect({SERVICE_START_PENDING, 1, 30000 + slack, 30000 + slack, 0});
+    c.expect({SERVICE_START_PENDING, 2, 20000 + slack, 20000 + slack, 0});
+    c.expect({SERVICE_RUNNING, 0, 0, 0, running}, false);
+}
+
+// The host's phase budgets (berth_testsvc: deadline 60 s, intake 10, drain 20, cancel 10,
+// reserve 5): each hint is what is left of the phase, plus the slack.
+void expectStopSequence(Controller &c)
+{
+    constexpr DWORD slack = ScmProgress::kSlackMs, margin = 10000;   // margin: time spent in the test
+    c.expect({SERVICE_STOP_PENDING, 1, ScmProgress::kHandoffMs + slack, ScmProgress::kHandoffMs + slack, 0});
+    c.expect({SERVICE_STOP_PENDING, 2, 10000 + slack - margin, 10000 + slack, 0});
+    c.expect({SERVICE_STOP_PENDING, 3, 30000 + slack - margin, 30000 + slack, 0});
+    c.expect({SERVICE_STOP_PENDING, 4, 40000 + slack - margin, 40000 + slack, 0});
+    c.expect({SERVICE_STOP_PENDING, 5, 55000 + slack - margin, 55000 + slack, 0});
+    c.expect({SERVICE_STOP_PENDING, 6, 60000 + slack - margin, 60000 + slack, 0});
+    c.expect({SERVICE_STOPPED, 0, 0, 0, 0}, false);
+}
+
 // PRESHUTDOWN end to end, but for its origin: the service treats user-defined control 200 as
 // PRESHUTDOWN (ScmService::setControlAlias), and everything after the handler is the real path:
 // the stop with the preshutdown limit (61 s registered - 1 s), STOP_PENDING with rising
@@ -105,13 +142,7 @@ void preshutdownScenario(const std::wstring &dir)
     const std::wstring logPath = dir + L"\\testsvc-preshutdown.log";
     DeleteFileW(logPath.c_str());
     std::string error;
-    InstallOptions options;
-    options.name = kName;
-    options.executable = toUtf8(dir + L"\\berth_testsvc.exe");
-    options.deadlineMs = 60000;
-    InstallPlan plan;
-    CHECK_MSG(makeInstallPlan(options, &plan, &error), error);
-    plan.commandLine += " --log " + quoteWindowsArgument(toUtf8(logPath)) + " --gate 1 --exit 0 --preshutdown-alias 200";
+    const InstallPlan plan = testServicePlan(dir, logPath, "--exit 0 --preshutdown-alias 200");
     std::vector<std::string> warnings;
     if (!CHECK_MSG(installService(plan, &error, &warnings), error))
         return;
@@ -120,21 +151,11 @@ void preshutdownScenario(const std::wstring &dir)
     HANDLE advance = CreateEventW(nullptr, FALSE, FALSE, L"Global\\berth-wine-advance");
     if (CHECK(service && advance) && CHECK_WIN32(StartServiceW(service, 0, nullptr))) {
         Controller c(service, advance);
-        constexpr DWORD running = SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_PRESHUTDOWN | SERVICE_ACCEPT_PARAMCHANGE;
-        constexpr DWORD slack = ScmProgress::kSlackMs, margin = 10000;
-        c.expect({SERVICE_START_PENDING, 1, 30000 + slack, 30000 + slack, 0});
-        c.expect({SERVICE_START_PENDING, 2, 20000 + slack, 20000 + slack, 0});
-        c.expect({SERVICE_RUNNING, 0, 0, 0, running}, false);
+        expectStartup(c);
         SERVICE_STATUS s{};
         CHECK_WIN32(ControlService(service, 200, &s));
         // The preshutdown limit (60 s) equals the simulated deadline: the same budgets as STOP.
-        c.expect({SERVICE_STOP_PENDING, 1, ScmProgress::kHandoffMs + slack, ScmProgress::kHandoffMs + slack, 0});
-        c.expect({SERVICE_STOP_PENDING, 2, 10000 + slack - margin, 10000 + slack, 0});
-        c.expect({SERVICE_STOP_PENDING, 3, 30000 + slack - margin, 30000 + slack, 0});
-        c.expect({SERVICE_STOP_PENDING, 4, 40000 + slack - margin, 40000 + slack, 0});
-        c.expect({SERVICE_STOP_PENDING, 5, 55000 + slack - margin, 55000 + slack, 0});
-        c.expect({SERVICE_STOP_PENDING, 6, 60000 + slack - margin, 60000 + slack, 0});
-        c.expect({SERVICE_STOPPED, 0, 0, 0, 0}, false);
+        expectStopSequence(c);
         CHECK_MSG(c.last().dwWin32ExitCode == NO_ERROR, describe(c.last()));   // a clean stop
         bool sawPreshutdown = false;
         int stoppedReports = 0;
@@ -167,13 +188,7 @@ int wmain()
     const std::string denied = describeScmError(ERROR_ACCESS_DENIED, kName, "install");
     CHECK_MSG(denied.find("needs administrator rights") != std::string::npos, denied);
 
-    InstallOptions options;
-    options.name = kName;
-    options.executable = toUtf8(dir + L"\\berth_testsvc.exe");
-    options.deadlineMs = 60000;
-    InstallPlan plan;
-    CHECK_MSG(makeInstallPlan(options, &plan, &error), error);
-    plan.commandLine += " --log " + quoteWindowsArgument(toUtf8(logPath)) + " --gate 1 --exit 3";
+    const InstallPlan plan = testServicePlan(dir, logPath, "--exit 3");
     std::vector<std::string> warnings;
     if (!CHECK_MSG(installService(plan, &error, &warnings), error))
         return berth::test::finish("tst_wincore_scm");
@@ -207,12 +222,8 @@ int wmain()
     }
 
     Controller c(service, advance);
-    constexpr DWORD running = SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_PRESHUTDOWN | SERVICE_ACCEPT_PARAMCHANGE;
-    constexpr DWORD slack = ScmProgress::kSlackMs, margin = 10000;   // margin: time spent in the test
     berth::test::note("start:");
-    c.expect({SERVICE_START_PENDING, 1, 30000 + slack, 30000 + slack, 0});
-    c.expect({SERVICE_START_PENDING, 2, 20000 + slack, 20000 + slack, 0});
-    c.expect({SERVICE_RUNNING, 0, 0, 0, running}, false);
+    expectStartup(c);
 
     berth::test::note("controls while running:");
     SERVICE_STATUS s{};
@@ -228,15 +239,7 @@ int wmain()
 
     berth::test::note("stop:");
     CHECK_WIN32(ControlService(service, SERVICE_CONTROL_STOP, &s));
-    c.expect({SERVICE_STOP_PENDING, 1, ScmProgress::kHandoffMs + slack, ScmProgress::kHandoffMs + slack, 0});
-    // The host's phase budgets (berth_testsvc: deadline 60 s, intake 10, drain 20, cancel 10,
-    // reserve 5): each hint is what is left of the phase, plus the slack.
-    c.expect({SERVICE_STOP_PENDING, 2, 10000 + slack - margin, 10000 + slack, 0});
-    c.expect({SERVICE_STOP_PENDING, 3, 30000 + slack - margin, 30000 + slack, 0});
-    c.expect({SERVICE_STOP_PENDING, 4, 40000 + slack - margin, 40000 + slack, 0});
-    c.expect({SERVICE_STOP_PENDING, 5, 55000 + slack - margin, 55000 + slack, 0});
-    c.expect({SERVICE_STOP_PENDING, 6, 60000 + slack - margin, 60000 + slack, 0});
-    c.expect({SERVICE_STOPPED, 0, 0, 0, 0}, false);
+    expectStopSequence(c);
     CHECK_MSG(c.last().dwWin32ExitCode == ERROR_SERVICE_SPECIFIC_ERROR && c.last().dwServiceSpecificExitCode == 3,
               describe(c.last()));
 
