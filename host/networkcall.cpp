@@ -112,13 +112,13 @@ void NetworkSession::Private::pump()
         // The first call whose host has a free slot; look a little past a saturated host so
         // one slow host does not hold up the others.
         auto pick = queue.end();
-        TrackedManager *manager = nullptr;
+        std::pair<TrackedManager *, int> slot{nullptr, 0};
         int looked = 0;
         for (auto it = queue.begin(); it != queue.end() && looked < 64; ++it, ++looked) {
             const int host = (*it)->d->hostId;
             if (hostInFlight.value(host) >= perHostLimit)
                 continue;
-            if ((manager = pickManager(host))) {
+            if ((slot = pickSlot(host)).first) {
                 pick = it;
                 break;
             }
@@ -129,12 +129,12 @@ void NetworkSession::Private::pump()
         queue.erase(pick);
         if (options.ratePerSecond > 0)
             tokens -= 1.0;
-        dispatch(call, manager);
+        dispatch(call, slot.first, slot.second);
     }
     pumping = false;
 }
 
-void NetworkSession::Private::dispatch(NetworkCall *call, TrackedManager *m)
+void NetworkSession::Private::dispatch(NetworkCall *call, TrackedManager *m, int lane)
 {
     auto *cd = call->d.get();
     cd->queued = false;
@@ -145,22 +145,30 @@ void NetworkSession::Private::dispatch(NetworkCall *call, TrackedManager *m)
     else
         ledger->update(cd->ledgerId, KindReply, cd->where);
     dispatching = call;
+    dispatchingLane = lane;
+    QNetworkRequest laned;
+    if (lane > 0) {
+        laned = cd->request;
+        laned.setPeerVerifyName(laneName(laned.url(), lane));
+    }
+    const QNetworkRequest &request = lane > 0 ? laned : cd->request;
     // Qt's own operations where there is one: a custom "GET" bypasses the cache, a custom
     // "HEAD" waits for a body that never comes.
     QNetworkReply *reply = nullptr;
     if (cd->verb == "GET" && cd->body.isEmpty())
-        reply = m->get(cd->request);
+        reply = m->get(request);
     else if (cd->verb == "HEAD")
-        reply = m->head(cd->request);
+        reply = m->head(request);
     else if (cd->verb == "POST")
-        reply = m->post(cd->request, cd->body);
+        reply = m->post(request, cd->body);
     else if (cd->verb == "PUT")
-        reply = m->put(cd->request, cd->body);
+        reply = m->put(request, cd->body);
     else if (cd->verb == "DELETE" && cd->body.isEmpty())
-        reply = m->deleteResource(cd->request);
+        reply = m->deleteResource(request);
     else
-        reply = m->sendCustomRequest(cd->request, cd->verb, cd->body);
+        reply = m->sendCustomRequest(request, cd->verb, cd->body);
     dispatching = nullptr;
+    dispatchingLane = 0;
     cd->reply = reply;   // progress is read on demand (refreshProgress), not per signal
 }
 
@@ -214,6 +222,11 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
     } else {
         cd->errorString.clear();
     }
+    if (!aborted && cd->error == QNetworkReply::NoError && cd->status >= 300 && cd->status < 400
+        && followRedirect(call, reply)) {
+        reply->deleteLater();
+        return;
+    }
     reply->deleteLater();
 
     const bool statusRetry = cd->status && options.retry.statuses.contains(cd->status);
@@ -264,6 +277,70 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
     cd->retryTimer->start(int(wait.count()));
 }
 
+bool NetworkSession::Private::followRedirect(NetworkCall *call, QNetworkReply *reply)
+{
+    auto *cd = call->d.get();
+    const net::Redirect r = net::redirectFor(reply->url(), cd->status, reply->rawHeader("Location"), cd->verb,
+                                             cd->redirectPolicy);
+    if (r.error != QNetworkReply::NoError) {
+        cd->error = r.error;
+        cd->errorString = cd->where + u": "_s + r.reason;
+        return false;
+    }
+    if (r.url.isEmpty())
+        return false;
+    const QString next = nameOf(r.verb, r.url);
+    if (cd->redirects >= cd->maxRedirects) {
+        cd->error = QNetworkReply::TooManyRedirectsError;
+        cd->errorString = u"%1: too many redirects (more than %2; the next was %3)"_s.arg(cd->where)
+                              .arg(cd->maxRedirects).arg(next);
+        return false;
+    }
+    if (state >= State::Aborting || cd->cancelled) {
+        cd->cancelled = true;
+        cd->error = QNetworkReply::OperationCanceledError;
+        cd->errorString = u"%1: the redirect to %2 was not followed: the host is stopping"_s.arg(cd->where, next);
+        return false;
+    }
+    ++cd->redirects;
+    QNetworkRequest request = cd->request;
+    request.setUrl(r.url);
+    if (r.crossOrigin) {
+        request.setRawHeader("Authorization", QByteArray());
+        request.setRawHeader("Cookie", QByteArray());
+    }
+    if (r.dropBody) {
+        cd->body.clear();
+        request.setHeader(QNetworkRequest::ContentTypeHeader, QVariant());
+    }
+    cd->request = request;
+    cd->verb = r.verb;
+    cd->hostId = hostIdOf(r.url, request.peerVerifyName());
+    cd->where = next;
+    --cd->attempts;   // a hop is not a retry: dispatch() counts it back
+    ledger->update(cd->ledgerId, KindQueued, u"%1 (redirect %2)"_s.arg(next).arg(cd->redirects));
+    if (sending()) {
+        cd->queued = true;
+        queue.push_front(call);
+        pump();
+        return true;
+    }
+    // Draining: the hop belongs to a request in flight, so it goes now if its host has room;
+    // nothing new waits in a queue once the host stops.
+    if (inFlight < maxConcurrent && hostInFlight.value(cd->hostId) < perHostLimit) {
+        if (const auto slot = pickSlot(cd->hostId); slot.first) {
+            dispatch(call, slot.first, slot.second);
+            return true;
+        }
+    }
+    ++cd->attempts;
+    cd->cancelled = true;
+    cd->error = QNetworkReply::OperationCanceledError;
+    cd->errorString = u"%1: the redirect was not followed: the host is stopping and %2 has no free connection"_s
+                          .arg(next, hostKeyOf(r.url, {}));
+    return false;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 NetworkCall *NetworkSession::send(const QNetworkRequest &request, const QByteArray &verb,
@@ -293,7 +370,20 @@ NetworkCall *NetworkSession::send(const QNetworkRequest &request, const QByteArr
         }, Qt::QueuedConnection);
         return call;
     }
-    cd->hostId = d->hostIdOf(request.url());
+    cd->hostId = d->hostIdOf(request.url(), request.peerVerifyName());
+    // The session follows redirects itself (its managers follow none): each hop goes through
+    // its limits and lanes. A policy or limit on the request wins over the session's.
+    cd->maxRedirects = cd->request.maximumRedirectsAllowed();
+    const QVariant policy = cd->request.attribute(QNetworkRequest::RedirectPolicyAttribute);
+    if (policy.isValid()) {
+        cd->redirectPolicy = QNetworkRequest::RedirectPolicy(policy.toInt());
+        cd->request.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QVariant());
+    } else {
+        cd->redirectPolicy = d->options.redirects == NetworkOptions::Redirects::None
+            ? QNetworkRequest::ManualRedirectPolicy
+            : d->options.redirects == NetworkOptions::Redirects::SameOrigin ? QNetworkRequest::SameOriginRedirectPolicy
+                                                                            : QNetworkRequest::NoLessSafeRedirectPolicy;
+    }
     // The entry is pending only while the call is alive (it finishes before it is deleted).
     cd->ledgerId = d->ledger->add(d->service, KindQueued, cd->where,
                                   [call] {

@@ -27,17 +27,18 @@ QNetworkReply *TrackedManager::createRequest(Operation op, const QNetworkRequest
     }
     QNetworkReply *reply = QNetworkAccessManager::createRequest(
         op, d->dispatching ? request : d->prepare(request), outgoingData);
-    d->onCreated(this, m_index, reply, verb);
+    d->onCreated(this, m_index, reply, verb, request);
     return reply;
 }
 
 void NetworkSession::Private::onCreated(TrackedManager *m, int managerIndex, QNetworkReply *reply,
-                                        const QByteArray &verb)
+                                        const QByteArray &verb, const QNetworkRequest &request)
 {
     ReplyRec rec;
     rec.manager = managerIndex;
-    rec.hostId = dispatching ? dispatching->d->hostId : hostIdOf(reply->url());
-    int &onManager = m->perHost[rec.hostId];
+    rec.lane = dispatching ? dispatchingLane : 0;
+    rec.hostId = dispatching ? dispatching->d->hostId : hostIdOf(request.url(), request.peerVerifyName());
+    int &onManager = m->loadOf(rec.hostId, rec.lane);
     if (dispatching) {
         rec.call = dispatching;
         rec.ledgerId = dispatching->d->ledgerId;
@@ -79,7 +80,7 @@ void NetworkSession::Private::releaseSlot(ReplyRec &rec, QObject *reply)
         return;
     TrackedManager *m = managers[rec.manager];
     --m->outstanding;
-    --m->perHost[rec.hostId];
+    --m->loadOf(rec.hostId, rec.lane);
     auto over = m->overflow.find(rec.hostId);
     if (over == m->overflow.end() || over->isEmpty())
         return;
@@ -174,7 +175,6 @@ NetworkSession::NetworkSession(const QString &service, WorkLedger *ledger,
             qCWarning(lcNet).noquote() << u"%1: no certificate in caBundle %2"_s.arg(service, options.caBundle);
     }
 #endif
-    d->addManager();
     connect(ledger, &WorkLedger::refreshRequested, this, &NetworkSession::refreshProgress);
 }
 
@@ -187,7 +187,9 @@ QNetworkAccessManager *NetworkSession::manager(const std::source_location &where
 {
     d->directFile = where.file_name();
     d->directLine = where.line();
-    return d->managers.empty() ? nullptr : d->managers.front();
+    if (!d->directManager)
+        d->directManager = d->addManager(true);
+    return d->directManager;
 }
 
 void NetworkSession::raiseAutomaticLimits(int concurrent)
@@ -343,6 +345,7 @@ void NetworkSession::close()
     for (TrackedManager *m : d->managers)
         delete m;
     d->managers.clear();
+    d->directManager = nullptr;
     d->replies.clear();   // all finished; the ones kept alive are the session's now
     d->closing = false;
     d->setState(State::Closed);

@@ -64,11 +64,57 @@ inline QByteArray verbOf(QNetworkAccessManager::Operation op, const QNetworkRequ
     return "?";
 }
 
-inline QString hostKeyOf(const QUrl &url)
+/// Where Qt keeps a pool of connections: scheme, host and port, and the peer verify name when
+/// the caller set one (Qt keys its pools by it too).
+inline QString hostKeyOf(const QUrl &url, const QString &peerVerifyName)
 {
     const QString scheme = url.scheme();
     const int port = url.port(scheme == u"https"_s ? 443 : 80);
-    return scheme + u"://"_s + url.host() + u':' + QString::number(port);
+    QString key = scheme + u"://"_s + url.host() + u':' + QString::number(port);
+    if (!peerVerifyName.isEmpty())
+        key += u'|' + peerVerifyName;
+    return key;
+}
+
+/// Lanes: Qt keys a manager's connection pool by scheme, host, port *and* the request's peer
+/// verify name, each pool with its own connections (6 per host on Qt 6.4). A request on lane k
+/// carries a peer verify name of its own, so one manager (one HTTP thread) holds many pools to
+/// one host. Plain HTTP never verifies a peer: any distinct name will do. HTTPS verifies against
+/// that name, so its lanes are the host name in other letter cases (certificate names and SNI are
+/// compared case-insensitively); an IP literal has none and gets more managers instead.
+/// Lane 0 sets no name. The session follows the redirects of its calls itself, so a lane's name
+/// never reaches a request to another host.
+constexpr int MaxLanes = 1024;
+
+inline int lanesFor(const QUrl &url, bool customPeerName)
+{
+    if (customPeerName)
+        return 1;   // the caller's own name: one pool, like Qt
+    if (url.scheme() != u"https"_s)
+        return MaxLanes;
+    int letters = 0;
+    for (QChar c : url.host())
+        letters += (c >= u'a' && c <= u'z') ? 1 : 0;
+    return letters >= 10 ? MaxLanes : std::min(MaxLanes, 1 + (1 << letters));
+}
+
+inline QString laneName(const QUrl &url, int lane)
+{
+    if (lane == 0)
+        return {};
+    if (url.scheme() != u"https"_s)
+        return u"lane-%1.berth.invalid"_s.arg(lane);
+    // Lane 1: the host as it is; lane k: letter i upper-cased where bit i of k - 1 is set.
+    QString name = url.host();
+    unsigned bits = unsigned(lane - 1);
+    for (QChar &c : name) {
+        if (c >= u'a' && c <= u'z') {
+            if (bits & 1u)
+                c = c.toUpper();
+            bits >>= 1;
+        }
+    }
+    return name;
 }
 
 inline bool isTransient(QNetworkReply::NetworkError e)
@@ -171,12 +217,24 @@ using namespace netdetail;
 class TrackedManager : public QNetworkAccessManager
 {
 public:
-    TrackedManager(NetworkSession *session, int index)
-        : QNetworkAccessManager(session), m_session(session), m_index(index) {}
+    TrackedManager(NetworkSession *session, int index, bool forDirect)
+        : QNetworkAccessManager(session), forDirect(forDirect), m_session(session), m_index(index) {}
 
-    QHash<int, int> perHost;          ///< host id -> replies outstanding on this manager
+    /// Replies outstanding per host and lane: host id -> count per lane.
+    QHash<int, std::vector<int>> load;
     QHash<int, QList<QObject *>> overflow; ///< direct replies Qt holds back (no free slot)
     int outstanding = 0;
+    /// The manager of manager() (Qt follows redirects); send()'s managers follow none
+    /// (the session does, hop by hop, for lanes and for its limits).
+    const bool forDirect;
+
+    int &loadOf(int hostId, int lane)
+    {
+        std::vector<int> &lanes = load[hostId];
+        if (int(lanes.size()) <= lane)
+            lanes.resize(size_t(lane) + 1, 0);
+        return lanes[size_t(lane)];
+    }
 
 protected:
     QNetworkReply *createRequest(Operation op, const QNetworkRequest &request,
@@ -203,6 +261,9 @@ struct NetworkCall::Private
     int hostId = -1;
     int attempts = 0;
     int maxAttempts = 1;
+    int redirects = 0;          ///< hops followed so far
+    int maxRedirects = 0;
+    QNetworkRequest::RedirectPolicy redirectPolicy = QNetworkRequest::NoLessSafeRedirectPolicy;
     bool finished = false;
     bool sent = false;
     bool cancelled = false;     ///< abort() or the shutdown ended it
@@ -226,6 +287,7 @@ struct ReplyRec
     const char *file = nullptr;
     uint line = 0;
     int manager = 0;
+    int lane = 0;
     int hostId = 0;
     bool direct = false;
     bool overflow = false;         ///< held back inside Qt's queue (direct use beyond the slots)
@@ -243,17 +305,20 @@ struct NetworkSession::Private
     int perHostLimit = NetworkOptions::DefaultConnectionsPerHost;
     int perManagerLimit = QtMaxConnectionsPerManager;
     QStringList redactKeys;
-    std::vector<TrackedManager *> managers;
+    std::vector<TrackedManager *> managers;   ///< send()'s and manager()'s, by index
+    TrackedManager *directManager = nullptr;   ///< made on the first manager() call
     /// Keyed by QObject: a reply is looked up from its destroyed() signal too, when it is no
     /// longer a QNetworkReply.
     QHash<QObject *, ReplyRec> replies;
     QHash<QString, int> hostIds;
+    std::vector<int> hostLanes;           ///< by host id: lanes one manager offers (lanesFor)
     QHash<int, int> hostInFlight;
     int inFlight = 0;
     std::deque<NetworkCall *> queue;
     QList<NetworkCall *> waiting;         ///< calls between attempts
     bool closing = false;                 ///< close() moves replies away from the managers
     NetworkCall *dispatching = nullptr;   ///< set while send() hands a request to a manager
+    int dispatchingLane = 0;
     const char *directFile = nullptr;     ///< where manager() was last asked for
     uint directLine = 0;
     bool pumping = false;
@@ -292,28 +357,27 @@ struct NetworkSession::Private
         return state == State::Open && !(earlyStop && earlyStop->load(std::memory_order_acquire) > 0);
     }
 
-    int hostIdOf(const QUrl &url)
+    int hostIdOf(const QUrl &url, const QString &peerVerifyName)
     {
-        const QString key = hostKeyOf(url);
+        const QString key = hostKeyOf(url, peerVerifyName);
         auto it = hostIds.constFind(key);
         if (it != hostIds.constEnd())
             return *it;
         const int id = int(hostIds.size());
         hostIds.insert(key, id);
+        hostLanes.push_back(lanesFor(url, !peerVerifyName.isEmpty()));
         return id;
     }
-    int maxManagers() const
+    /// Pools (manager, lane) one host needs for its connections.
+    int poolsNeeded() const { return std::max(1, (perHostLimit + perManagerLimit - 1) / perManagerLimit); }
+    TrackedManager *addManager(bool forDirect)
     {
-        return std::max(1, (perHostLimit + perManagerLimit - 1) / perManagerLimit);
-    }
-    TrackedManager *addManager()
-    {
-        auto *m = new TrackedManager(q, int(managers.size()));
-        m->setRedirectPolicy(options.redirects == NetworkOptions::Redirects::None
-                                 ? QNetworkRequest::ManualRedirectPolicy
-                                 : options.redirects == NetworkOptions::Redirects::SameOrigin
-                                       ? QNetworkRequest::SameOriginRedirectPolicy
-                                       : QNetworkRequest::NoLessSafeRedirectPolicy);
+        auto *m = new TrackedManager(q, int(managers.size()), forDirect);
+        const auto policy = options.redirects == NetworkOptions::Redirects::None
+            ? QNetworkRequest::ManualRedirectPolicy
+            : options.redirects == NetworkOptions::Redirects::SameOrigin ? QNetworkRequest::SameOriginRedirectPolicy
+                                                                         : QNetworkRequest::NoLessSafeRedirectPolicy;
+        m->setRedirectPolicy(forDirect ? policy : QNetworkRequest::ManualRedirectPolicy);
         m->setTransferTimeout(int(options.transferTimeout.count()));
         if (jar) {
             m->setCookieJar(jar);
@@ -344,18 +408,26 @@ struct NetworkSession::Private
         managers.push_back(m);
         return m;
     }
-    TrackedManager *pickManager(int hostId)
+    /// A pool with a free connection for \a hostId: the first (manager, lane) with room, so a
+    /// light load stays on few connections; a new manager only when the lanes run out.
+    std::pair<TrackedManager *, int> pickSlot(int hostId)
     {
-        TrackedManager *best = nullptr;
+        const int pools = poolsNeeded();
+        const int lanes = std::min(hostLanes[size_t(hostId)], pools);
+        const int managersNeeded = (pools + lanes - 1) / lanes;
+        int used = 0;
         for (TrackedManager *m : managers) {
-            if (!m || m->perHost.value(hostId) >= perManagerLimit)
+            if (!m || m->forDirect)
                 continue;
-            if (!best || m->outstanding < best->outstanding)
-                best = m;
+            ++used;
+            for (int lane = 0; lane < lanes; ++lane) {
+                if (m->loadOf(hostId, lane) < perManagerLimit)
+                    return {m, lane};
+            }
         }
-        if (!best && int(managers.size()) < maxManagers())
-            best = addManager();
-        return best;
+        if (used < managersNeeded)
+            return {addManager(false), 0};
+        return {nullptr, 0};
     }
     QNetworkRequest prepare(QNetworkRequest r) const
     {
@@ -389,10 +461,13 @@ struct NetworkSession::Private
             .arg(QString::fromLatin1(verb), q->redact(url), service, stateName(state == State::Open ? State::Draining : state));
     }
 
-    void onCreated(TrackedManager *m, int managerIndex, QNetworkReply *reply, const QByteArray &verb);
+    void onCreated(TrackedManager *m, int managerIndex, QNetworkReply *reply, const QByteArray &verb,
+                   const QNetworkRequest &request);
     void pump();
     bool refill();
-    void dispatch(NetworkCall *call, TrackedManager *m);
+    void dispatch(NetworkCall *call, TrackedManager *m, int lane);
+    /// A 3xx answer of a call: follows it (true) or leaves the answer as the call's result.
+    bool followRedirect(NetworkCall *call, QNetworkReply *reply);
     void attemptFinished(NetworkCall *call, QNetworkReply *reply, bool aborted);
     void finishCall(NetworkCall *call);
     void cancelQueued(NetworkCall *call, const QString &why);

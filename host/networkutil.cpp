@@ -115,5 +115,51 @@ bool isIdempotent(const QByteArray &verb)
     return safe.contains(verb.toUpper());
 }
 
+Redirect redirectFor(const QUrl &from, int status, const QByteArray &location, const QByteArray &verb,
+                     QNetworkRequest::RedirectPolicy policy)
+{
+    Redirect r;
+    const bool isRedirect = status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+    if (!isRedirect || location.isEmpty() || policy == QNetworkRequest::ManualRedirectPolicy
+        || policy == QNetworkRequest::UserVerifiedRedirectPolicy)
+        return r;   // the 3xx is the answer
+    const QUrl target = from.resolved(QUrl(QString::fromUtf8(location)));
+    if (!target.isValid() || target.host().isEmpty()) {
+        r.error = QNetworkReply::ProtocolFailure;
+        r.reason = u"HTTP %1 with an unusable Location"_s.arg(status);
+        return r;
+    }
+    const QString scheme = target.scheme().toLower();
+    if (scheme != u"http"_s && scheme != u"https"_s) {
+        r.error = QNetworkReply::ProtocolUnknownError;
+        r.reason = u"HTTP %1 redirects to the unsupported scheme \"%2\""_s.arg(status).arg(scheme);
+        return r;
+    }
+    const bool sameOrigin = scheme == from.scheme().toLower()
+        && target.host().compare(from.host(), Qt::CaseInsensitive) == 0
+        && target.port(scheme == u"https"_s ? 443 : 80) == from.port(from.scheme() == u"https"_s ? 443 : 80);
+    if (policy == QNetworkRequest::SameOriginRedirectPolicy && !sameOrigin) {
+        r.error = QNetworkReply::InsecureRedirectError;
+        r.reason = u"HTTP %1 redirects to another origin (%2://%3), and the policy is same-origin"_s
+                       .arg(status).arg(scheme, target.host());
+        return r;
+    }
+    if (from.scheme().toLower() == u"https"_s && scheme == u"http"_s) {
+        r.error = QNetworkReply::InsecureRedirectError;
+        r.reason = u"HTTP %1 redirects from https to plain http"_s.arg(status);
+        return r;
+    }
+    r.url = target;
+    r.crossOrigin = !sameOrigin;
+    // As Qt does: 307 and 308 keep the method and body; otherwise HEAD stays, the rest is GET.
+    if (status == 307 || status == 308 || verb == "HEAD") {
+        r.verb = verb;
+    } else {
+        r.verb = "GET";
+        r.dropBody = true;
+    }
+    return r;
+}
+
 } // namespace net
 } // namespace berth

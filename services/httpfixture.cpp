@@ -354,7 +354,7 @@ private:
     void serveStatus(const Request &req, const Query &q, Params &p, bool flaky);
     void serveReset(const Request &req, Params &p);
     void serveTrickle(const Request &req, const Query &q, Params &p);
-    void serveRedirect(const Query &q, Params &p);
+    void serveRedirect(const Request &req, const Query &q, Params &p);
     void serveEcho(const Request &req);
     void serveCookieSet(const Query &q);
     void serveCookieGet(const Request &req);
@@ -378,6 +378,8 @@ private:
     int m_timerId = 0;
     quint64 m_pendingId = 0;
     qint64 m_value = 0;         // Delay: body size; Trickle: bytes left
+    int m_delayedCode = 200;    // Delay: the status of the delayed answer (a redirect's 3xx)
+    QByteArray m_delayedExtra;  // Delay: its extra header lines (a redirect's Location)
     qint64 m_chunk = 0;
     bool m_chunked = false;
 };
@@ -497,7 +499,7 @@ void HttpFixtureConnection::dispatch(const Request &req)
     case Endpoint::Index:
         respond(200, "berth HttpFixture: /fast /delay?ms= /never /status?code=&retryAfter=&retryAfterDate= "
                      "/flaky?key=&fail=&code= /reset?after=&length= /trickle?bytes=&chunk=&every=&chunked= "
-                     "/redirect?n=&to=&code= /echo /cookie/set?name=value /cookie/get /cache?maxAge=&etag=\n");
+                     "/redirect?n=&to=&code=&ms= /echo /cookie/set?name=value /cookie/get /cache?maxAge=&etag=\n");
         return;
     case Endpoint::Fast: {
         const qint64 size = p.integer("size", kFastBody.size(), 0, kMaxBody);
@@ -511,7 +513,7 @@ void HttpFixtureConnection::dispatch(const Request &req)
     case Endpoint::Flaky: serveStatus(req, q, p, true); break;
     case Endpoint::Reset: serveReset(req, p); break;
     case Endpoint::Trickle: serveTrickle(req, q, p); break;
-    case Endpoint::Redirect: serveRedirect(q, p); break;
+    case Endpoint::Redirect: serveRedirect(req, q, p); break;
     case Endpoint::Echo: serveEcho(req); break;
     case Endpoint::CookieSet: serveCookieSet(q); break;
     case Endpoint::CookieGet: serveCookieGet(req); break;
@@ -603,7 +605,9 @@ void HttpFixtureConnection::timerEvent(QTimerEvent *event)
     switch (m_defer) {
     case Defer::Delay:
         killTimer(std::exchange(m_timerId, 0));
-        respond(200, m_value > 0 ? QByteArray(m_value, 'x') : QByteArray("delayed\n"));
+        respond(m_delayedCode, m_value > 0 ? QByteArray(m_value, 'x') : QByteArray(m_delayedCode == 200 ? "delayed\n" : ""),
+                "text/plain", std::exchange(m_delayedExtra, {}));
+        m_delayedCode = 200;
         done = true;
         break;
     case Defer::Trickle: {
@@ -765,7 +769,7 @@ void HttpFixtureConnection::serveTrickle(const Request &req, const Query &q, Par
     defer(Defer::Trickle, req, int(qMax<qint64>(every, 1)));
 }
 
-void HttpFixtureConnection::serveRedirect(const Query &q, Params &p)
+void HttpFixtureConnection::serveRedirect(const Request &req, const Query &q, Params &p)
 {
     const qint64 n = p.integer("n", 1, 1, 1000);
     const int code = int(p.integer("code", 302, 301, 308));
@@ -791,6 +795,18 @@ void HttpFixtureConnection::serveRedirect(const Query &q, Params &p)
         location += "&to=" + q.raw("to").toByteArray();
     if (n > 1 && q.has("code"))
         location += "&code=" + QByteArray::number(code);
+    if (n > 1 && q.has("ms"))
+        location += "&ms=" + q.raw("ms").toByteArray();
+    const qint64 ms = p.millis("ms", 0);
+    if (!p.error().isEmpty())
+        return;
+    if (ms > 0) {   // each hop answers after ms: a redirect that arrives while the client stops
+        m_value = 0;
+        m_delayedCode = code;
+        m_delayedExtra = "Location: " + location + "\r\n";
+        defer(Defer::Delay, req, int(ms));
+        return;
+    }
     respond(code, QByteArray(), "text/plain", "Location: " + location + "\r\n");
 }
 

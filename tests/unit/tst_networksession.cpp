@@ -14,8 +14,10 @@
 #include <QtCore/QDir>
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QFile>
+#include <QtCore/QJsonArray>
 #include <QtCore/QJsonDocument>
 #include <QtCore/QJsonObject>
+#include <QtCore/QPointer>
 #include <QtCore/QTemporaryDir>
 #include <QtNetwork/QSslKey>
 #include <QtNetwork/QSslServer>
@@ -69,10 +71,14 @@ public:
         setSslConfiguration(conf);
         connect(this, &QTcpServer::pendingConnectionAvailable, this, [this] {
             while (auto *socket = qobject_cast<QSslSocket *>(nextPendingConnection())) {
-                connect(socket, &QSslSocket::readyRead, socket, [socket] {
+                ++connections;
+                connect(socket, &QSslSocket::readyRead, socket, [this, socket] {
                     if (socket->readAll().contains("\r\n\r\n")) {
-                        socket->write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-                        socket->disconnectFromHost();
+                        ++requests;
+                        if (hold)
+                            held.append(socket);
+                        else
+                            answer(socket);
                     }
                 });
                 connect(socket, &QSslSocket::disconnected, socket, &QObject::deleteLater);
@@ -80,7 +86,25 @@ public:
         });
         return listen(QHostAddress::LocalHost);
     }
-    QUrl url() const { return QUrl(u"https://127.0.0.1:%1/"_s.arg(serverPort())); }
+    QUrl url(const QString &host = u"127.0.0.1"_s) const { return QUrl(u"https://%1:%2/"_s.arg(host).arg(serverPort())); }
+    /// Answers the requests held so far (hold: requests wait until then, all open at once).
+    void release()
+    {
+        for (const QPointer<QSslSocket> &socket : std::exchange(held, {}))
+            if (socket)
+                answer(socket);
+    }
+    bool hold = false;
+    int connections = 0;   ///< encrypted connections accepted
+    int requests = 0;
+
+private:
+    static void answer(QSslSocket *socket)
+    {
+        socket->write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        socket->disconnectFromHost();
+    }
+    QList<QPointer<QSslSocket>> held;
 };
 
 std::shared_ptr<Outcome> watch(NetworkCall *call);
@@ -148,6 +172,13 @@ private Q_SLOTS:
     void transferTimeoutFailsAStalledTransfer();
     void rateLimitSpacesRequests();
     void redirectChainFollowedAndCapped();
+    void redirectAcrossOriginsLeavesCredentialsBehind();
+    void redirectMethodRules();
+    void redirectPolicyOfTheRequestWins();
+    void redirectWhileDrainingIsFollowed();
+    void redirectDecision_data();
+    void redirectDecision();
+    void httpsLanesVerifyAgainstTheHost();
     void resetMidBodyIsAnError();
     void cookieJarPersistsAcrossSessions();
     void diskCacheServesSecondRequest();
@@ -428,7 +459,8 @@ void TestNetworkSession::concurrencyCapQueuesInTheSession()
 
 void TestNetworkSession::manyConnectionsToOneHostAreReallyOpen()
 {
-    // Qt 6.4 allows 6 connections per host per manager: 300 need 50 managers in one session.
+    // Qt 6.4 allows 6 connections per host per pool: 300 need 50 pools, which are lanes of one
+    // manager (one HTTP thread), not 50 managers.
     WorkLedger ledger;
     NetworkOptions o = quickOptions();
     o.maxConcurrent = 300;
@@ -438,7 +470,7 @@ void TestNetworkSession::manyConnectionsToOneHostAreReallyOpen()
     QCOMPARE(s.inFlight(), 300);
     QTRY_COMPARE_WITH_TIMEOUT(m_server->requestsReceived(u"/never"_s), 300, 20000);
     QCOMPARE(m_server->connectionsOpen(), 300);
-    QVERIFY(s.managerCount() >= 50);
+    QCOMPARE(s.managerCount(), 1);
     s.abortAll();
     QCOMPARE(ledger.activeCount(Svc), 0);
     QTRY_COMPARE_WITH_TIMEOUT(m_server->connectionsOpen(), 0, 20000);
@@ -607,6 +639,229 @@ void TestNetworkSession::redirectChainFollowedAndCapped()
     auto first = watch(manual.get(QNetworkRequest(m_server->url(u"/redirect?n=3"_s))));
     QTRY_VERIFY(first->done);
     QCOMPARE(first->status, 302);
+}
+
+namespace {
+QJsonObject echoOf(const Outcome &o)
+{
+    return QJsonDocument::fromJson(o.body).object();
+}
+} // namespace
+
+void TestNetworkSession::redirectAcrossOriginsLeavesCredentialsBehind()
+{
+    // The session follows its calls' redirects itself: same origin keeps the caller's
+    // credentials, another origin (127.0.0.1 -> localhost) does not get them.
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    auto request = [&](const QString &target) {
+        QNetworkRequest r(m_server->url(u"/redirect?n=1&to="_s + QString::fromLatin1(QUrl::toPercentEncoding(target))));
+        r.setRawHeader("Authorization", "Bearer s3cret");
+        r.setRawHeader("Cookie", "sid=abc");
+        r.setRawHeader("X-Trace", "kept");
+        return r;
+    };
+    auto same = watch(s.get(request(u"/echo"_s)));
+    auto other = watch(s.get(request(u"http://localhost:%1/echo"_s.arg(m_server->port()))));
+    QTRY_VERIFY_WITH_TIMEOUT(same->done && other->done, 10000);
+    QCOMPARE(same->status, 200);
+    QCOMPARE(other->status, 200);
+    const QJsonObject sameHeaders = echoOf(*same)[u"headers"_s].toObject();
+    const QJsonObject otherHeaders = echoOf(*other)[u"headers"_s].toObject();
+    QCOMPARE(sameHeaders[u"authorization"_s].toString(), u"Bearer s3cret"_s);
+    QCOMPARE(sameHeaders[u"cookie"_s].toString(), u"sid=abc"_s);
+    QVERIFY2(!otherHeaders.contains(u"authorization"_s), qPrintable(QString::fromUtf8(other->body)));
+    QVERIFY2(!otherHeaders.contains(u"cookie"_s), qPrintable(QString::fromUtf8(other->body)));
+    QCOMPARE(otherHeaders[u"x-trace"_s].toString(), u"kept"_s);
+    QCOMPARE(otherHeaders[u"host"_s].toString(), u"localhost:%1"_s.arg(m_server->port()));
+    QCOMPARE(m_server->requestsReceived(u"/echo"_s), 2);
+    QCOMPARE(ledger.counts(Svc).completed, 2);
+}
+
+void TestNetworkSession::redirectMethodRules()
+{
+    // As Qt's own rules: 303 (and 301/302) turn a POST into a GET without a body, 307 and 308
+    // send the same method and body again.
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    auto post = [&](int code) {
+        QNetworkRequest r(m_server->url(u"/redirect?n=1&to=/echo&code=%1"_s.arg(code)));
+        r.setHeader(QNetworkRequest::ContentTypeHeader, u"text/plain"_s);
+        return watch(s.send(r, "POST", "payload"));
+    };
+    auto seeOther = post(303);
+    auto temporary = post(307);
+    auto permanent = post(308);
+    QTRY_VERIFY_WITH_TIMEOUT(seeOther->done && temporary->done && permanent->done, 10000);
+    QCOMPARE(echoOf(*seeOther)[u"method"_s].toString(), u"GET"_s);
+    QCOMPARE(echoOf(*seeOther)[u"bodySize"_s].toInt(), 0);
+    QVERIFY(!echoOf(*seeOther)[u"headers"_s].toObject().contains(u"content-type"_s));
+    for (const auto &kept : {temporary, permanent}) {
+        QCOMPARE(kept->status, 200);
+        QCOMPARE(echoOf(*kept)[u"method"_s].toString(), u"POST"_s);
+        QCOMPARE(echoOf(*kept)[u"body"_s].toString(), u"payload"_s);
+    }
+    QCOMPARE(seeOther->attempts, 1);   // a hop is not a retry
+
+    // A HEAD stays a HEAD; the direct manager follows redirects as a QNetworkAccessManager does.
+    auto head = watch(s.send(QNetworkRequest(m_server->url(u"/redirect?n=2"_s)), "HEAD"));
+    QNetworkReply *direct = s.manager()->get(QNetworkRequest(m_server->url(u"/redirect?n=2"_s)));
+    QSignalSpy directDone(direct, &QNetworkReply::finished);
+    QVERIFY(directDone.wait(10000));
+    QCOMPARE(direct->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+    QCOMPARE(direct->url().path(), u"/fast"_s);
+    delete direct;
+    QTRY_VERIFY(head->done);
+    QCOMPARE(head->status, 200);
+    QCOMPARE(m_server->requestsReceived(u"/fast"_s), 2);
+}
+
+void TestNetworkSession::redirectPolicyOfTheRequestWins()
+{
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    QNetworkRequest manual(m_server->url(u"/redirect?n=2"_s));
+    manual.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::ManualRedirectPolicy);
+    QNetworkRequest sameOrigin(m_server->url(u"/redirect?n=1&to="_s
+                                             + QString::fromLatin1(QUrl::toPercentEncoding(
+                                                 u"http://localhost:%1/fast"_s.arg(m_server->port())))));
+    sameOrigin.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::SameOriginRedirectPolicy);
+    QNetworkRequest capped(m_server->url(u"/redirect?n=3"_s));
+    capped.setMaximumRedirectsAllowed(1);
+    auto a = watch(s.get(manual));
+    auto b = watch(s.get(sameOrigin));
+    auto c = watch(s.get(capped));
+    QTRY_VERIFY_WITH_TIMEOUT(a->done && b->done && c->done, 10000);
+    QCOMPARE(a->status, 302);
+    QCOMPARE(a->error, QNetworkReply::NoError);
+    QCOMPARE(b->error, QNetworkReply::InsecureRedirectError);
+    QVERIFY2(b->errorString.contains(u"another origin"_s), qPrintable(b->errorString));
+    QCOMPARE(c->error, QNetworkReply::TooManyRedirectsError);
+    QVERIFY2(c->errorString.contains(u"more than 1"_s), qPrintable(c->errorString));
+    QCOMPARE(m_server->requestsReceived(u"/fast"_s), 0);
+}
+
+void TestNetworkSession::redirectWhileDrainingIsFollowed()
+{
+    // A redirect that arrives after the stop belongs to a request in flight: the drain lets it
+    // finish. Nothing queued goes.
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.maxConcurrent = 1;
+    NetworkSession s(Svc, &ledger, o);
+    auto hop = watch(s.get(QNetworkRequest(m_server->url(u"/redirect?n=1&ms=300&to=/echo"_s))));
+    auto queued = watch(s.get(QNetworkRequest(m_server->url(u"/fast"_s))));
+    QTRY_COMPARE(m_server->requestsReceived(u"/redirect"_s), 1);
+    s.beginDrain();
+    QTRY_VERIFY(queued->done);
+    QVERIFY(!queued->sent);
+    QTRY_VERIFY_WITH_TIMEOUT(hop->done, 10000);
+    QCOMPARE(hop->status, 200);
+    QCOMPARE(echoOf(*hop)[u"path"_s].toString(), u"/echo"_s);
+    QCOMPARE(m_server->requestsReceived(u"/fast"_s), 0);
+    QCOMPARE(ledger.counts(Svc).completed, 1);
+}
+
+void TestNetworkSession::redirectDecision_data()
+{
+    QTest::addColumn<QString>("from");
+    QTest::addColumn<int>("status");
+    QTest::addColumn<QByteArray>("location");
+    QTest::addColumn<QByteArray>("verb");
+    QTest::addColumn<int>("policy");
+    QTest::addColumn<QString>("to");        // empty: not followed
+    QTest::addColumn<QByteArray>("nextVerb");
+    QTest::addColumn<bool>("crossOrigin");
+    QTest::addColumn<int>("error");
+    const int noLessSafe = QNetworkRequest::NoLessSafeRedirectPolicy;
+    const int sameOrigin = QNetworkRequest::SameOriginRedirectPolicy;
+    const int manual = QNetworkRequest::ManualRedirectPolicy;
+    const int ok = QNetworkReply::NoError;
+    QTest::newRow("relative") << u"http://a/x/y"_s << 302 << QByteArray("z?q=1") << QByteArray("GET") << noLessSafe
+                              << u"http://a/x/z?q=1"_s << QByteArray("GET") << false << ok;
+    QTest::newRow("absolute path") << u"http://a:81/x"_s << 301 << QByteArray("/b") << QByteArray("GET") << noLessSafe
+                                   << u"http://a:81/b"_s << QByteArray("GET") << false << ok;
+    QTest::newRow("303 post") << u"http://a/"_s << 303 << QByteArray("/r") << QByteArray("POST") << noLessSafe
+                              << u"http://a/r"_s << QByteArray("GET") << false << ok;
+    QTest::newRow("302 put") << u"http://a/"_s << 302 << QByteArray("/r") << QByteArray("PUT") << noLessSafe
+                             << u"http://a/r"_s << QByteArray("GET") << false << ok;
+    QTest::newRow("307 post") << u"http://a/"_s << 307 << QByteArray("/r") << QByteArray("POST") << noLessSafe
+                              << u"http://a/r"_s << QByteArray("POST") << false << ok;
+    QTest::newRow("308 delete") << u"http://a/"_s << 308 << QByteArray("/r") << QByteArray("DELETE") << noLessSafe
+                                << u"http://a/r"_s << QByteArray("DELETE") << false << ok;
+    QTest::newRow("head stays") << u"http://a/"_s << 301 << QByteArray("/r") << QByteArray("HEAD") << noLessSafe
+                                << u"http://a/r"_s << QByteArray("HEAD") << false << ok;
+    QTest::newRow("upgrade") << u"http://a/"_s << 301 << QByteArray("https://a/") << QByteArray("GET") << noLessSafe
+                             << u"https://a/"_s << QByteArray("GET") << true << ok;
+    QTest::newRow("other host") << u"https://a/"_s << 302 << QByteArray("https://b/") << QByteArray("GET") << noLessSafe
+                                << u"https://b/"_s << QByteArray("GET") << true << ok;
+    QTest::newRow("default port") << u"https://a/"_s << 302 << QByteArray("https://A:443/p") << QByteArray("GET") << sameOrigin
+                                  << u"https://a:443/p"_s << QByteArray("GET") << false << ok;
+    QTest::newRow("downgrade") << u"https://a/"_s << 302 << QByteArray("http://a/") << QByteArray("GET") << noLessSafe
+                               << QString() << QByteArray() << false << int(QNetworkReply::InsecureRedirectError);
+    QTest::newRow("same-origin") << u"http://a/"_s << 302 << QByteArray("http://a:8080/") << QByteArray("GET") << sameOrigin
+                                 << QString() << QByteArray() << false << int(QNetworkReply::InsecureRedirectError);
+    QTest::newRow("ftp") << u"http://a/"_s << 302 << QByteArray("ftp://a/f") << QByteArray("GET") << noLessSafe
+                         << QString() << QByteArray() << false << int(QNetworkReply::ProtocolUnknownError);
+    QTest::newRow("manual") << u"http://a/"_s << 302 << QByteArray("/r") << QByteArray("GET") << manual
+                            << QString() << QByteArray() << false << ok;
+    QTest::newRow("no location") << u"http://a/"_s << 302 << QByteArray() << QByteArray("GET") << noLessSafe
+                                 << QString() << QByteArray() << false << ok;
+    QTest::newRow("304") << u"http://a/"_s << 304 << QByteArray("/r") << QByteArray("GET") << noLessSafe
+                         << QString() << QByteArray() << false << ok;
+}
+
+void TestNetworkSession::redirectDecision()
+{
+    QFETCH(QString, from);
+    QFETCH(int, status);
+    QFETCH(QByteArray, location);
+    QFETCH(QByteArray, verb);
+    QFETCH(int, policy);
+    QFETCH(QString, to);
+    QFETCH(QByteArray, nextVerb);
+    QFETCH(bool, crossOrigin);
+    QFETCH(int, error);
+    const net::Redirect r = net::redirectFor(QUrl(from), status, location, verb, QNetworkRequest::RedirectPolicy(policy));
+    QCOMPARE(int(r.error), error);
+    QCOMPARE(r.url, to.isEmpty() ? QUrl() : QUrl(to));
+    QCOMPARE(r.verb, nextVerb);
+    QCOMPARE(r.crossOrigin, crossOrigin);
+    if (error != QNetworkReply::NoError)
+        QVERIFY(!r.reason.isEmpty());
+}
+
+void TestNetworkSession::httpsLanesVerifyAgainstTheHost()
+{
+    // 18 connections (3 pools of 6) to one HTTPS host, one manager: the lanes' peer names are the
+    // host in other letter cases, and verification (and SNI) accepts them. An IP literal has two
+    // lanes (no name, and itself): its third pool comes from a second manager.
+    if (!QSslSocket::supportsSsl())
+        QSKIP("no TLS backend");
+    for (const QString &host : {u"localhost"_s, u"127.0.0.1"_s}) {
+        TlsServer tls;
+        QVERIFY(tls.start());
+        tls.hold = true;
+        WorkLedger ledger;
+        NetworkOptions o = quickOptions();
+        o.caBundle = QStringLiteral(BERTH_SOURCE_DIR "/tests/data/ca.pem");
+        o.connectionsPerHost = 18;
+        o.maxConcurrent = 18;
+        o.http2 = false;   // HTTP/2 would share one connection; here each request holds its own
+        NetworkSession s(Svc, &ledger, o);
+        Outcomes outs;
+        for (int i = 0; i < 18; ++i)
+            outs.append(watch(s.get(QNetworkRequest(tls.url(host)))));
+        QTRY_COMPARE_WITH_TIMEOUT(tls.requests, 18, 20000);
+        QCOMPARE(tls.connections, 18);
+        QCOMPARE(s.managerCount(), host == u"localhost"_s ? 1 : 2);
+        tls.release();
+        QTRY_VERIFY_WITH_TIMEOUT(allDone(outs), 20000);
+        for (const auto &out : std::as_const(outs)) {
+            QVERIFY2(out->error == QNetworkReply::NoError, qPrintable(host + u": "_s + out->errorString));
+            QCOMPARE(out->body, QByteArray("ok"));
+        }
+    }
 }
 
 void TestNetworkSession::resetMidBodyIsAnError()

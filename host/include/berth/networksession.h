@@ -159,6 +159,19 @@ std::chrono::milliseconds backoffDelay(int retry, std::chrono::milliseconds base
                                        std::chrono::milliseconds cap, double unit);
 /// GET, HEAD, OPTIONS, TRACE, PUT, DELETE.
 bool isIdempotent(const QByteArray &verb);
+
+/// One redirect hop of a call, decided the way Qt decides it for a manager that follows them.
+struct Redirect
+{
+    QUrl url;                  ///< where to go next; empty: the 3xx answer is the result
+    QByteArray verb;
+    bool dropBody = false;     ///< 301/302/303: the next request is a GET without a body
+    bool crossOrigin = false;  ///< credentials set on the request (Authorization, Cookie) stay behind
+    QNetworkReply::NetworkError error = QNetworkReply::NoError;
+    QString reason;            ///< why the hop is refused
+};
+Redirect redirectFor(const QUrl &from, int status, const QByteArray &location, const QByteArray &verb,
+                     QNetworkRequest::RedirectPolicy policy);
 } // namespace net
 
 } // namespace berth
