@@ -204,6 +204,7 @@ void NetworkSession::raiseAutomaticLimits(int concurrent)
 }
 
 NetworkSession::State NetworkSession::state() const { return d->state; }
+bool NetworkSession::isSending() const { return d->sending(); }
 const NetworkOptions &NetworkSession::options() const { return d->options; }
 int NetworkSession::maxConcurrent() const { return d->maxConcurrent; }
 int NetworkSession::connectionsPerHost() const { return d->perHostLimit; }

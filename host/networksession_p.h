@@ -12,6 +12,7 @@
 #include <QtCore/QHash>
 #include <QtCore/QLoggingCategory>
 #include <QtCore/QSaveFile>
+#include <QtCore/QThread>
 #include <QtCore/QTimer>
 #include <QtNetwork/QNetworkCookie>
 #include <QtNetwork/QNetworkCookieJar>
@@ -408,26 +409,39 @@ struct NetworkSession::Private
         managers.push_back(m);
         return m;
     }
-    /// A pool with a free connection for \a hostId: the first (manager, lane) with room, so a
-    /// light load stays on few connections; a new manager only when the lanes run out.
+    /// A pool with a free connection for \a hostId. Pools are lanes of a few managers: as many
+    /// managers as the machine has cores (each has one HTTP thread, which parses every byte that
+    /// arrives), more only when a host has too few lanes (an HTTPS IP literal). The least busy
+    /// manager takes the request, on its first lane with room, so a light load stays on one
+    /// manager and few connections.
     std::pair<TrackedManager *, int> pickSlot(int hostId)
     {
+        static const int cores = std::max(1, QThread::idealThreadCount());
         const int pools = poolsNeeded();
         const int lanes = std::min(hostLanes[size_t(hostId)], pools);
-        const int managersNeeded = (pools + lanes - 1) / lanes;
-        int used = 0;
+        const int wanted = std::max((pools + lanes - 1) / lanes, std::min(cores, pools));
+        const int lanesEach = std::min(lanes, (pools + wanted - 1) / wanted);
+        TrackedManager *best = nullptr;
+        int bestLane = 0;
+        int count = 0;
         for (TrackedManager *m : managers) {
             if (!m || m->forDirect)
                 continue;
-            ++used;
-            for (int lane = 0; lane < lanes; ++lane) {
-                if (m->loadOf(hostId, lane) < perManagerLimit)
-                    return {m, lane};
+            if (++count > wanted)
+                break;
+            if (best && m->outstanding >= best->outstanding)
+                continue;
+            for (int lane = 0; lane < lanesEach; ++lane) {
+                if (m->loadOf(hostId, lane) < perManagerLimit) {
+                    best = m;
+                    bestLane = lane;
+                    break;
+                }
             }
         }
-        if (used < managersNeeded)
+        if (count < wanted && (!best || best->outstanding > 0))
             return {addManager(false), 0};
-        return {nullptr, 0};
+        return {best, bestLane};
     }
     QNetworkRequest prepare(QNetworkRequest r) const
     {

@@ -87,7 +87,8 @@ void HttpPollerService::start()
             reportFailed(u"config.output: cannot open %1 for appending: %2"_s.arg(path, m_output->errorString()));
             return;
         }
-        // Results written so far must survive any stop: flushed after every line, and in close.
+        // Results written so far must survive any stop: handed to the kernel once per pass of
+        // the event loop (a burst of 1 000 answers costs one write, not 1 000), and in close.
         context().onClose([this] { if (m_output) m_output->flush(); });
     }
 
@@ -152,8 +153,14 @@ void HttpPollerService::onFinished(Worker *w, NetworkCall *call)
     if (call->error() != QNetworkReply::NoError)
         o.insert(u"error"_s, call->errorString());
     write(QJsonDocument(o).toJson(QJsonDocument::Compact));
-    if (!m_stopping)
-        w->pause->start(m_interval);
+    // A session that no longer sends (the signal was seen on another thread, before intake
+    // reached this service) would only refuse the next poll.
+    if (!m_stopping && m_session->isSending()) {
+        if (m_interval > 0)
+            w->pause->start(m_interval);
+        else   // back to back: a posted call, not a timer to register and remove per poll
+            QMetaObject::invokeMethod(this, [this, w] { poll(w); }, Qt::QueuedConnection);
+    }
     maybeStopped();
 }
 
@@ -161,7 +168,14 @@ void HttpPollerService::write(const QByteArray &line)
 {
     if (m_output) {
         m_output->write(line + '\n');
-        m_output->flush();
+        if (!m_flushQueued) {
+            m_flushQueued = true;
+            QMetaObject::invokeMethod(this, [this] {
+                m_flushQueued = false;
+                if (m_output)
+                    m_output->flush();
+            }, Qt::QueuedConnection);
+        }
     } else {
         qCInfo(context().log()).noquote() << QString::fromUtf8(line);
     }

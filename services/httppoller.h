@@ -62,6 +62,7 @@ private:
     bool m_stopping = false;
     bool m_stopCalled = false;
     bool m_stoppedReported = false;
+    bool m_flushQueued = false;
 };
 
 } // namespace berth

@@ -107,6 +107,9 @@ public:
     void raiseAutomaticLimits(int concurrent);
 
     State state() const;
+    /// Takes new requests: open, and no stop seen yet on any thread (setEarlyStop()). A worker
+    /// that loops may ask before it sends the next request, which would only be refused.
+    bool isSending() const;
     static QString stateName(State s);
     const NetworkOptions &options() const;
     int maxConcurrent() const;
