@@ -35,8 +35,8 @@ void NetworkSession::Private::onCreated(TrackedManager *m, int managerIndex, QNe
                                         const QByteArray &verb, const QNetworkRequest &request)
 {
     ReplyRec rec;
-    rec.manager = managerIndex;
-    rec.lane = dispatching ? dispatchingLane : 0;
+    rec.manager = quint16(managerIndex);
+    rec.lane = quint16(dispatching ? dispatchingLane : 0);
     rec.hostId = dispatching ? dispatching->d->hostId : hostIdOf(request.url(), request.peerVerifyName());
     int &onManager = m->loadOf(rec.hostId, rec.lane);
     if (dispatching) {

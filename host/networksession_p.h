@@ -287,13 +287,15 @@ struct ReplyRec
     quint64 ledgerId = 0;          ///< direct replies: their own entry
     const char *file = nullptr;
     uint line = 0;
-    int manager = 0;
-    int lane = 0;
     int hostId = 0;
+    // Small: one record per reply in flight (40 bytes with the pointers above).
+    quint16 manager = 0;           ///< managers and lanes: at most connectionsPerHost / 6 each
+    quint16 lane = 0;
     bool direct = false;
     bool overflow = false;         ///< held back inside Qt's queue (direct use beyond the slots)
     bool finished = false;
 };
+static_assert(sizeof(ReplyRec) <= 40, "ReplyRec is kept small: one per reply in flight");
 
 struct NetworkSession::Private
 {
