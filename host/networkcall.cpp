@@ -289,7 +289,8 @@ bool NetworkSession::Private::followRedirect(NetworkCall *call, QNetworkReply *r
     }
     if (r.url.isEmpty())
         return false;
-    const QString next = nameOf(r.verb, r.url);
+    const Named target = named(r.verb, r.url);
+    const QString &next = target.name;
     if (cd->redirects >= cd->maxRedirects) {
         cd->error = QNetworkReply::TooManyRedirectsError;
         cd->errorString = u"%1: too many redirects (more than %2; the next was %3)"_s.arg(cd->where)
@@ -315,7 +316,7 @@ bool NetworkSession::Private::followRedirect(NetworkCall *call, QNetworkReply *r
     }
     cd->request = request;
     cd->verb = r.verb;
-    cd->hostId = hostIdOf(r.url, request.peerVerifyName());
+    cd->hostId = request.peerVerifyName().isEmpty() ? target.hostId : hostIdOf(r.url, request.peerVerifyName());
     cd->where = next;
     --cd->attempts;   // a hop is not a retry: dispatch() counts it back
     ledger->update(cd->ledgerId, KindQueued, u"%1 (redirect %2)"_s.arg(next).arg(cd->redirects));
@@ -355,7 +356,8 @@ NetworkCall *NetworkSession::send(const QNetworkRequest &request, const QByteArr
     cd->options = options;
     cd->file = where.file_name();
     cd->line = where.line();
-    cd->where = d->nameOf(verb, request.url());
+    NetworkSession::Private::Named named = d->named(verb, request.url());
+    cd->where = std::move(named.name);
     const int attempts = options.attempts > 0 ? options.attempts : d->options.retry.attempts;
     cd->maxAttempts = (net::isIdempotent(verb) || options.retryNonIdempotent || d->options.retry.nonIdempotent)
         ? std::max(1, attempts) : 1;
@@ -370,7 +372,8 @@ NetworkCall *NetworkSession::send(const QNetworkRequest &request, const QByteArr
         }, Qt::QueuedConnection);
         return call;
     }
-    cd->hostId = d->hostIdOf(request.url(), request.peerVerifyName());
+    cd->hostId = request.peerVerifyName().isEmpty() ? named.hostId
+                                                    : d->hostIdOf(request.url(), request.peerVerifyName());
     // The session follows redirects itself (its managers follow none): each hop goes through
     // its limits and lanes. A policy or limit on the request wins over the session's.
     cd->maxRedirects = cd->request.maximumRedirectsAllowed();

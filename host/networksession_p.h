@@ -337,21 +337,28 @@ struct NetworkSession::Private
 #endif
     QObject *graveyard = nullptr;         ///< replies never deleted, kept valid after close
     QHash<QObject *, QString> tlsFailures; ///< replies aborted because verification failed
-    /// "GET <redacted URL>" by method and URL: a worker asks for the same URLs again and again,
-    /// and a shared name costs its ledger entry nothing (and saves parsing the query each time).
-    QHash<std::pair<QByteArray, QUrl>, QString> names;
+    /// "GET <redacted URL>" and the host id by method and URL: a worker asks for the same URLs
+    /// again and again, and a shared name costs its ledger entry nothing (and saves parsing the
+    /// query and building the host key each time).
+    struct Named
+    {
+        QString name;
+        int hostId = -1;
+    };
+    QHash<std::pair<QByteArray, QUrl>, Named> names;
 
-    QString nameOf(const QByteArray &verb, const QUrl &url)
+    Named named(const QByteArray &verb, const QUrl &url)
     {
         auto key = std::make_pair(verb, url);
         if (const auto it = names.constFind(key); it != names.constEnd())
             return *it;
         if (names.size() >= 256)
             names.clear();   // a bounded cache: many distinct URLs simply stop being shared
-        const QString name = QString::fromLatin1(verb) + u' ' + q->redact(url);
-        names.insert(std::move(key), name);
-        return name;
+        Named n{QString::fromLatin1(verb) + u' ' + q->redact(url), hostIdOf(url, {})};
+        names.insert(std::move(key), n);
+        return n;
     }
+    QString nameOf(const QByteArray &verb, const QUrl &url) { return named(verb, url).name; }
     const std::atomic<int> *earlyStop = nullptr;
 
     /// Takes new requests to the network: open, and no stop noted on any thread yet.

@@ -143,14 +143,7 @@ void WorkLedger::closeEntryAsLeak(quint64 id)
 
 void WorkLedger::finishCancelled(quint64 id)
 {
-    {
-        QMutexLocker lock(&d->mutex);
-        auto it = d->items.find(id);
-        if (it == d->items.end())
-            return;
-        it->second.cancelRequested = true;
-    }
-    settle(id, false);
+    settle(id, false, true);
 }
 
 void WorkLedger::update(quint64 id, const QString &kind, const QString &name)
@@ -171,7 +164,7 @@ void WorkLedger::setProgress(quint64 id, qint64 bytes)
         it->second.bytes = bytes;
 }
 
-void WorkLedger::settle(quint64 id, bool leaked)
+void WorkLedger::settle(quint64 id, bool leaked, bool cancelled)
 {
     QString idleService;
     {
@@ -179,6 +172,8 @@ void WorkLedger::settle(quint64 id, bool leaked)
         auto it = d->items.find(id);
         if (it == d->items.end())
             return;
+        if (cancelled)
+            it->second.cancelRequested = true;
         auto &state = d->services[*it->second.service];
         --state.counts.active;
         if (leaked) {

@@ -118,7 +118,7 @@ Q_SIGNALS:
     void refreshRequested();
 
 private:
-    void settle(quint64 id, bool leaked);
+    void settle(quint64 id, bool leaked, bool cancelled = false);
     struct Private;
     std::unique_ptr<Private> d;
 };
