@@ -496,6 +496,7 @@ private:
 
     void checkValue(const QJsonValue &v, const ConfigKey &key, const QString &path)
     {
+        const qsizetype errorsBefore = m_result->errors.size();
         Millis unused{};
         switch (key.kind) {
         case ConfigKey::Kind::String: expect(v, QJsonValue::String, path); break;
@@ -514,6 +515,11 @@ private:
                 error(path, u"expected a whole number, got %1"_s.arg(v.isDouble() ? QString::number(v.toDouble())
                                                                                    : typeName(v)));
             break;
+        }
+        // The type's own rule, only for a value of the right kind.
+        if (key.check && m_result->errors.size() == errorsBefore) {
+            if (const QString problem = key.check(v); !problem.isEmpty())
+                error(path, problem);
         }
     }
 

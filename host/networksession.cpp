@@ -238,10 +238,17 @@ void NetworkSession::connectToken(StopToken *token)
 
 void NetworkSession::refreshProgress()
 {
-    // A call reads its reply only at the end: what is buffered is what has arrived so far.
+    // A call reads its reply only at the end: what is buffered is what has arrived so far. A
+    // direct reply shows what is buffered and not yet read by its owner (all of it for an owner
+    // that reads at the end; a streaming reader's consumed bytes are not counted: a progress
+    // connection per reply would cost more than the whole entry).
     for (auto it = d->replies.cbegin(); it != d->replies.cend(); ++it) {
-        if (it->call && !it->finished && it->call->d->reply)
+        if (it->finished)
+            continue;
+        if (it->call && it->call->d->reply)
             d->ledger->setProgress(it->ledgerId, it->call->d->reply->bytesAvailable());
+        else if (it->direct)
+            d->ledger->setProgress(it->ledgerId, static_cast<QNetworkReply *>(it.key())->bytesAvailable());
     }
 }
 

@@ -17,6 +17,67 @@ using namespace Qt::StringLiterals;
 
 namespace berth {
 
+namespace {
+/// The URLs of a "url" value (a string or a list), or what is wrong with them. Used by the
+/// config check (`berth check`, with file and line) and again at start.
+QString readUrls(const QJsonValue &value, QList<QUrl> *out)
+{
+    QStringList texts;
+    if (value.isString())
+        texts.append(value.toString());
+    for (const QJsonValue &v : value.toArray())
+        texts.append(v.toString());
+    if (texts.isEmpty())
+        return u"no URL to poll"_s;
+    for (qsizetype i = 0; i < texts.size(); ++i) {
+        const QUrl url(texts.at(i), QUrl::StrictMode);
+        if (!url.isValid() || url.host().isEmpty()
+            || (url.scheme() != u"http"_s && url.scheme() != u"https"_s)) {
+            return u"%1\"%2\" is not an http:// or https:// URL with a host"_s
+                .arg(value.isArray() ? u"item %1: "_s.arg(i) : QString(),
+                     NetworkSession::redact(url, NetworkSession::builtinRedactedQuery()));
+        }
+        if (out)
+            out->append(url);
+    }
+    return {};
+}
+
+QString checkConcurrency(const QJsonValue &v)
+{
+    const double n = v.toDouble();
+    return n >= 1 && n <= 100000 ? QString() : u"concurrency %1 is not from 1 to 100000"_s.arg(n);
+}
+
+/// An HTTP token (RFC 9110): a method or a header name.
+bool isToken(const QString &s)
+{
+    static const QString extra = u"!#$%&'*+-.^_`|~"_s;
+    return !s.isEmpty() && std::all_of(s.cbegin(), s.cend(), [](QChar c) {
+        return (c >= u'a' && c <= u'z') || (c >= u'A' && c <= u'Z') || (c >= u'0' && c <= u'9') || extra.contains(c);
+    });
+}
+
+QString checkMethod(const QJsonValue &v)
+{
+    return isToken(v.toString()) ? QString() : u"\"%1\" is not an HTTP method"_s.arg(v.toString());
+}
+
+QString checkHeaders(const QJsonValue &v)
+{
+    const QJsonObject headers = v.toObject();
+    for (auto it = headers.constBegin(); it != headers.constEnd(); ++it) {
+        if (!isToken(it.key()))
+            return u"\"%1\" is not a header name"_s.arg(it.key());
+        if (!it.value().isString())
+            return u"header \"%1\": expected a string value"_s.arg(it.key());
+        if (it.value().toString().contains(u'\n') || it.value().toString().contains(u'\r'))
+            return u"header \"%1\": a value cannot contain a line break"_s.arg(it.key());
+    }
+    return {};
+}
+} // namespace
+
 ServiceType HttpPollerService::type()
 {
     using K = ConfigKey::Kind;
@@ -24,11 +85,12 @@ ServiceType HttpPollerService::type()
         u"http-poller"_s,
         u"polls URLs at an interval with a given concurrency; one JSON line per result"_s,
         {
-            {u"url"_s, K::StringOrList, u"the URL to poll, or a list of URLs (polled in turn)"_s, true, {}},
-            {u"concurrency"_s, K::Integer, u"polls in flight at once (default 1)"_s, false, {}},
+            {u"url"_s, K::StringOrList, u"the URL to poll, or a list of URLs (polled in turn)"_s, true, {},
+             [](const QJsonValue &v) { return readUrls(v, nullptr); }},
+            {u"concurrency"_s, K::Integer, u"polls in flight at once (default 1)"_s, false, {}, checkConcurrency},
             {u"interval"_s, K::Duration, u"pause between the end of one poll and the next start (default 1s; 0s: back to back)"_s, false, {}},
-            {u"method"_s, K::String, u"HTTP method (default GET)"_s, false, {}},
-            {u"headers"_s, K::Object, u"request headers, name -> value (never logged)"_s, false, {}},
+            {u"method"_s, K::String, u"HTTP method (default GET)"_s, false, {}, checkMethod},
+            {u"headers"_s, K::Object, u"request headers, name -> value (never logged)"_s, false, {}, checkHeaders},
             {u"body"_s, K::String, u"request body"_s, false, {}},
             {u"output"_s, K::String, u"append the JSON lines to this file (default: the log)"_s, false, {}},
         },
@@ -41,29 +103,14 @@ HttpPollerService::~HttpPollerService() = default;
 void HttpPollerService::start()
 {
     const QJsonObject cfg = context().config();
-    const QJsonValue urlValue = cfg.value(u"url"_s);
-    QStringList texts;
-    if (urlValue.isString())
-        texts.append(urlValue.toString());
-    for (const QJsonValue &v : urlValue.toArray())
-        texts.append(v.toString());
-    if (texts.isEmpty()) {
-        reportFailed(u"config.url: no URL to poll"_s);
+    // Checked by the config already; again here for a service started without one (tests).
+    if (const QString problem = readUrls(cfg.value(u"url"_s), &m_urls); !problem.isEmpty()) {
+        reportFailed(u"config.url: "_s + problem);
         return;
     }
-    for (const QString &text : std::as_const(texts)) {
-        const QUrl url(text, QUrl::StrictMode);
-        if (!url.isValid() || url.host().isEmpty()
-            || (url.scheme() != u"http"_s && url.scheme() != u"https"_s)) {
-            reportFailed(u"config.url: \"%1\" is not an http:// or https:// URL with a host"_s
-                             .arg(NetworkSession::redact(url, NetworkSession::builtinRedactedQuery())));
-            return;
-        }
-        m_urls.append(url);
-    }
     const int concurrency = cfg.value(u"concurrency"_s).toInt(1);
-    if (concurrency < 1 || concurrency > 100000) {
-        reportFailed(u"config.concurrency: %1 is not from 1 to 100000"_s.arg(concurrency));
+    if (const QString problem = checkConcurrency(concurrency); !problem.isEmpty()) {
+        reportFailed(u"config.concurrency: "_s + problem);
         return;
     }
     Millis interval{1000};
@@ -74,13 +121,12 @@ void HttpPollerService::start()
     m_method = cfg.value(u"method"_s).toString(u"GET"_s).toUpper().toLatin1();
     m_body = cfg.value(u"body"_s).toString().toUtf8();
     const QJsonObject headers = cfg.value(u"headers"_s).toObject();
-    for (auto it = headers.constBegin(); it != headers.constEnd(); ++it) {
-        if (!it.value().isString()) {
-            reportFailed(u"config.headers.%1: expected a string value"_s.arg(it.key()));
-            return;
-        }
-        m_headers.append({it.key().toLatin1(), it.value().toString().toUtf8()});
+    if (const QString problem = checkHeaders(headers); !problem.isEmpty()) {
+        reportFailed(u"config.headers: "_s + problem);
+        return;
     }
+    for (auto it = headers.constBegin(); it != headers.constEnd(); ++it)
+        m_headers.append({it.key().toLatin1(), it.value().toString().toUtf8()});
     if (const QString path = cfg.value(u"output"_s).toString(); !path.isEmpty()) {
         m_output = std::make_unique<QFile>(path);
         if (!m_output->open(QIODevice::WriteOnly | QIODevice::Append | QIODevice::Text)) {

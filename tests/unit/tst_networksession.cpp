@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "httpfixture.h"
+#include "httppoller.h"
 
 #include <berth/serviceregistry.h>
 
@@ -196,6 +197,8 @@ private Q_SLOTS:
     void contextSessionClosesInClose();
     void networkConfigIsValidated_data();
     void networkConfigIsValidated();
+    void pollerConfigIsChecked_data();
+    void pollerConfigIsChecked();
 
 private:
     HttpFixture *m_server = nullptr;
@@ -290,6 +293,15 @@ void TestNetworkSession::ledgerShowsBytesSoFar()
     QVERIFY2(ledger.dumpText(Svc).contains(u"bytes so far"_s), qPrintable(ledger.dumpText(Svc)));
     QTRY_VERIFY_WITH_TIMEOUT(out->done, 20000);
     QCOMPARE(out->body.size(), 2000);
+
+    // Direct use: what has arrived and is not read yet.
+    QNetworkReply *reply = s.manager()->get(QNetworkRequest(m_server->url(u"/trickle?bytes=2000&chunk=100&every=50ms"_s)));
+    QTRY_VERIFY_WITH_TIMEOUT((ledger.refresh(), !ledger.snapshot(Svc).isEmpty() && ledger.snapshot(Svc).first().bytes >= 300), 10000);
+    QVERIFY(reply->isRunning());
+    QSignalSpy finished(reply, &QNetworkReply::finished);
+    QVERIFY(finished.wait(20000));
+    QCOMPARE(reply->readAll().size(), 2000);
+    delete reply;
 }
 
 void TestNetworkSession::refusedWhileDrainingWithAClearError()
@@ -1124,6 +1136,49 @@ void TestNetworkSession::networkConfigIsValidated()
     QVERIFY(!r.ok());
     QVERIFY2(r.errors.first().toString().contains(expected), qPrintable(r.errors.first().toString()));
     QVERIFY2(r.errors.first().toString().startsWith(u"test.json:1:"_s), qPrintable(r.errors.first().toString()));
+}
+
+void TestNetworkSession::pollerConfigIsChecked_data()
+{
+    // What the schema's kinds cannot say, caught by `berth check` with file, line and key.
+    QTest::addColumn<QByteArray>("config");
+    QTest::addColumn<QString>("expected");   // empty: valid
+    QTest::newRow("ok") << QByteArray(R"({"url": ["http://a/x", "https://b/"], "concurrency": 10, "method": "PATCH",
+        "headers": {"X-Api-Key": "k"}})") << QString();
+    QTest::newRow("scheme") << QByteArray(R"({"url": "ftp://a/x"})")
+                            << u"services[0].config.url: \"ftp://a/x\" is not an http:// or https:// URL"_s;
+    QTest::newRow("list item") << QByteArray(R"({"url": ["http://a/", "a.example/path?token=s3cret"]})")
+                               << u"services[0].config.url: item 1: \"a.example/path?token=REDACTED\" is not an http"_s;
+    QTest::newRow("no host") << QByteArray(R"({"url": "http:///x"})") << u"is not an http:// or https:// URL with a host"_s;
+    QTest::newRow("empty list") << QByteArray(R"({"url": []})") << u"services[0].config.url: no URL to poll"_s;
+    QTest::newRow("concurrency") << QByteArray(R"({"url": "http://a/", "concurrency": 0})")
+                                 << u"services[0].config.concurrency: concurrency 0 is not from 1 to 100000"_s;
+    QTest::newRow("method") << QByteArray(R"({"url": "http://a/", "method": "GET /x"})")
+                            << u"services[0].config.method: \"GET /x\" is not an HTTP method"_s;
+    QTest::newRow("header value") << QByteArray(R"({"url": "http://a/", "headers": {"X-A": 1}})")
+                                  << u"services[0].config.headers: header \"X-A\": expected a string value"_s;
+    QTest::newRow("header name") << QByteArray(R"({"url": "http://a/", "headers": {"Bad Name": "v"}})")
+                                 << u"\"Bad Name\" is not a header name"_s;
+    QTest::newRow("header break") << QByteArray(R"({"url": "http://a/", "headers": {"X-A": "v\r\nX-B: w"}})")
+                                  << u"header \"X-A\": a value cannot contain a line break"_s;
+}
+
+void TestNetworkSession::pollerConfigIsChecked()
+{
+    QFETCH(QByteArray, config);
+    QFETCH(QString, expected);
+    ServiceRegistry types;
+    types.add(HttpPollerService::type());
+    const QByteArray json = "{\"services\": [\n  {\"name\": \"p\", \"type\": \"http-poller\",\n   \"config\": " + config + "}]}";
+    const ConfigResult r = parseConfig(json, u"test.json"_s, types);
+    if (expected.isEmpty()) {
+        QVERIFY2(r.ok(), qPrintable(r.errors.isEmpty() ? QString() : r.errors.first().toString()));
+        return;
+    }
+    QVERIFY(!r.ok());
+    QCOMPARE(r.errors.size(), 1);
+    QVERIFY2(r.errors.first().toString().contains(expected), qPrintable(r.errors.first().toString()));
+    QVERIFY2(r.errors.first().toString().startsWith(u"test.json:3:"_s), qPrintable(r.errors.first().toString()));
 }
 
 QTEST_MAIN(TestNetworkSession)

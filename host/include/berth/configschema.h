@@ -5,6 +5,12 @@
 #include <QtCore/QString>
 #include <QtCore/QStringList>
 
+#include <functional>
+
+QT_BEGIN_NAMESPACE
+class QJsonValue;
+QT_END_NAMESPACE
+
 namespace berth {
 
 /// One key a service type accepts in its "config" object. The host validates every service's
@@ -27,6 +33,10 @@ struct ConfigKey
     QString help;          ///< one line, shown by `berth services`
     bool required = false;
     QStringList choices;   ///< for Kind::Enum
+    /// Optional: what the kind cannot say (a URL's scheme, a range). Called with a value of the
+    /// right kind; returns what is wrong with it, or an empty string. The host reports it at the
+    /// key's file, line and column, so `berth check` catches it before anything starts.
+    std::function<QString(const QJsonValue &)> check = nullptr;
 };
 
 using ConfigSchema = QList<ConfigKey>;
