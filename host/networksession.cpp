@@ -4,6 +4,7 @@
 // waits invisibly inside a QNetworkAccessManager: once the host stops, what has not reached the
 // network never does. This file: the managers, the tracking of replies, the lifecycle.
 #include "networksession_p.h"
+#include "persistentcookiejar_p.h"
 
 #include <berth/servicecontext.h>
 
@@ -13,88 +14,6 @@ Q_LOGGING_CATEGORY(lcNet, "berth.network", QtInfoMsg)
 
 namespace berth {
 
-QNetworkReply *TrackedManager::createRequest(Operation op, const QNetworkRequest &request,
-                                             QIODevice *outgoingData)
-{
-    auto *d = m_session->d.get();
-    const QByteArray verb = verbOf(op, request);
-    // A call being dispatched was let through by pump() a moment ago: the early-stop flag may
-    // flip in between (another thread sets it), and a call must never get a reply the session
-    // does not track. Direct requests are refused as soon as the flag is up.
-    if (!d->dispatching && !d->sending()) {
-        qCDebug(lcNet).noquote() << d->refusal(verb, request.url());
-        return new RefusedReply(this, op, request, d->refusal(verb, request.url()));
-    }
-    QNetworkReply *reply = QNetworkAccessManager::createRequest(
-        op, d->dispatching ? request : d->prepare(request), outgoingData);
-    d->onCreated(this, m_index, reply, verb, request);
-    return reply;
-}
-
-void NetworkSession::Private::onCreated(TrackedManager *m, int managerIndex, QNetworkReply *reply,
-                                        const QByteArray &verb, const QNetworkRequest &request)
-{
-    ReplyRec rec;
-    rec.manager = quint16(managerIndex);
-    rec.lane = quint16(dispatching ? dispatchingLane : 0);
-    rec.hostId = dispatching ? dispatching->d->hostId : hostIdOf(request.url(), request.peerVerifyName());
-    int &onManager = m->loadOf(rec.hostId, rec.lane);
-    if (dispatching) {
-        rec.call = dispatching;
-        rec.ledgerId = dispatching->d->ledgerId;
-    } else {
-        rec.direct = true;
-        rec.file = directFile;
-        rec.line = directLine;
-        if (onManager >= perManagerLimit) {
-            rec.overflow = true;
-            m->overflow[rec.hostId].append(reply);
-        }
-        // The entry is pending only while the reply exists (childEvent ends it on deletion).
-        rec.ledgerId = ledger->add(service, KindReply,
-                                   nameOf(verb, reply->url()),
-                                   [reply] { reply->abort(); }, rec.file, rec.line);
-    }
-    ++onManager;
-    ++m->outstanding;
-    ++hostInFlight[rec.hostId];
-    ++inFlight;
-    replies.insert(reply, rec);
-}
-
-void TrackedManager::childEvent(QChildEvent *event)
-{
-    if (event->removed() && !m_session->d->closing)
-        m_session->onReplyGone(event->child());
-    QNetworkAccessManager::childEvent(event);
-}
-
-void NetworkSession::Private::releaseSlot(ReplyRec &rec, QObject *reply)
-{
-    if (rec.finished)
-        return;
-    rec.finished = true;
-    --inFlight;
-    --hostInFlight[rec.hostId];
-    if (rec.manager >= int(managers.size()) || !managers[rec.manager])
-        return;
-    TrackedManager *m = managers[rec.manager];
-    --m->outstanding;
-    --m->loadOf(rec.hostId, rec.lane);
-    auto over = m->overflow.find(rec.hostId);
-    if (over == m->overflow.end() || over->isEmpty())
-        return;
-    if (rec.overflow) {
-        over->removeOne(reply);
-        rec.overflow = false;
-    } else {
-        // A slot came free: Qt sends the oldest request it held back.
-        QObject *next = over->takeFirst();
-        auto it = replies.find(next);
-        if (it != replies.end())
-            it->overflow = false;
-    }
-}
 
 void NetworkSession::onReplyFinished(QNetworkReply *reply)
 {

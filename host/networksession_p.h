@@ -1,29 +1,20 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-// Private to the network session's three files (networksession.cpp: managers, tracking and
-// lifecycle; networkcall.cpp: send(), the queue, limits and retries; networkutil.cpp:
-// redaction, Retry-After, backoff). Not installed.
+// Private to the network session's files (networksession.cpp: the lifecycle and the public API;
+// networkmanagers.cpp: the managers, lanes and reply tracking; networkcall.cpp: send(), the
+// queue, limits, retries and redirects; networkutil.cpp: redaction, Retry-After, backoff,
+// redirect rules). Not installed.
 #pragma once
 
 #include <berth/networksession.h>
 #include <berth/workledger.h>
 
 #include <QtCore/QElapsedTimer>
-#include <QtCore/QFile>
 #include <QtCore/QHash>
 #include <QtCore/QLoggingCategory>
-#include <QtCore/QSaveFile>
-#include <QtCore/QThread>
 #include <QtCore/QTimer>
-#include <QtNetwork/QNetworkCookie>
-#include <QtNetwork/QNetworkCookieJar>
 #include <QtNetwork/QNetworkDiskCache>
 #if QT_CONFIG(ssl)
 #include <QtNetwork/QSslCertificate>
-#include <QtNetwork/QSslConfiguration>
-#include <QtNetwork/QSslError>
-#endif
-#if QT_VERSION >= QT_VERSION_CHECK(6, 5, 0)
-#include <QtNetwork/QHttp1Configuration>
 #endif
 
 #include <algorithm>
@@ -77,47 +68,6 @@ inline QString hostKeyOf(const QUrl &url, const QString &peerVerifyName)
     return key;
 }
 
-/// Lanes: Qt keys a manager's connection pool by scheme, host, port *and* the request's peer
-/// verify name, each pool with its own connections (6 per host on Qt 6.4). A request on lane k
-/// carries a peer verify name of its own, so one manager (one HTTP thread) holds many pools to
-/// one host. Plain HTTP never verifies a peer: any distinct name will do. HTTPS verifies against
-/// that name, so its lanes are the host name in other letter cases (certificate names and SNI are
-/// compared case-insensitively); an IP literal has none and gets more managers instead.
-/// Lane 0 sets no name. The session follows the redirects of its calls itself, so a lane's name
-/// never reaches a request to another host.
-constexpr int MaxLanes = 1024;
-
-inline int lanesFor(const QUrl &url, bool customPeerName)
-{
-    if (customPeerName)
-        return 1;   // the caller's own name: one pool, like Qt
-    if (url.scheme() != u"https"_s)
-        return MaxLanes;
-    int letters = 0;
-    for (QChar c : url.host())
-        letters += (c >= u'a' && c <= u'z') ? 1 : 0;
-    return letters >= 10 ? MaxLanes : std::min(MaxLanes, 1 + (1 << letters));
-}
-
-inline QString laneName(const QUrl &url, int lane)
-{
-    if (lane == 0)
-        return {};
-    if (url.scheme() != u"https"_s)
-        return u"lane-%1.berth.invalid"_s.arg(lane);
-    // Lane 1: the host as it is; lane k: letter i upper-cased where bit i of k - 1 is set.
-    QString name = url.host();
-    unsigned bits = unsigned(lane - 1);
-    for (QChar &c : name) {
-        if (c >= u'a' && c <= u'z') {
-            if (bits & 1u)
-                c = c.toUpper();
-            bits >>= 1;
-        }
-    }
-    return name;
-}
-
 inline bool isTransient(QNetworkReply::NetworkError e)
 {
     switch (e) {
@@ -136,77 +86,13 @@ inline bool isTransient(QNetworkReply::NetworkError e)
     }
 }
 
-/// What a request made on a session that no longer accepts work gets: an error, delivered from
-/// the event loop (never inside the call that made the request), as Qt's own replies do.
-class RefusedReply : public QNetworkReply
-{
-public:
-    RefusedReply(QNetworkAccessManager *manager, QNetworkAccessManager::Operation op,
-                 const QNetworkRequest &req, const QString &message)
-        : QNetworkReply(manager)
-    {
-        setRequest(req);
-        setUrl(req.url());
-        setOperation(op);
-        QNetworkReply::open(ReadOnly | Unbuffered);   // before setError: open() clears the error text
-        setError(OperationCanceledError, message);
-        setFinished(true);
-        QMetaObject::invokeMethod(this, [this, manager] {
-            Q_EMIT errorOccurred(error());
-            Q_EMIT finished();
-            Q_EMIT manager->finished(this);
-        }, Qt::QueuedConnection);
-    }
-    void abort() override {}
-    qint64 bytesAvailable() const override { return 0; }
+/// Lanes (networkmanagers.cpp): Qt keys a manager's connection pools by the peer verify name
+/// too, so a request with a name of its own lands in another pool of the same manager.
+constexpr int MaxLanes = 1024;
+int lanesFor(const QUrl &url, bool customPeerName);
+QString laneName(const QUrl &url, int lane);
 
-protected:
-    qint64 readData(char *, qint64) override { return -1; }
-};
-
-/// A cookie jar that can live in a file (Set-Cookie lines, owner-only), flushed in close. A
-/// background agent's "session" outlives the process: cookies without an expiry are kept too.
-class PersistentCookieJar : public QNetworkCookieJar
-{
-public:
-    using QNetworkCookieJar::QNetworkCookieJar;
-    QString load(const QString &path)
-    {
-        QFile f(path);
-        if (!f.exists())
-            return {};
-        if (!f.open(QIODevice::ReadOnly))
-            return u"cannot read cookie jar %1: %2"_s.arg(path, f.errorString());
-        QList<QNetworkCookie> cookies;
-        const QDateTime now = QDateTime::currentDateTimeUtc();
-        while (!f.atEnd()) {
-            const QByteArray line = f.readLine().trimmed();
-            if (line.isEmpty())
-                continue;
-            for (const QNetworkCookie &c : QNetworkCookie::parseCookies(line)) {
-                if (c.isSessionCookie() || c.expirationDate() > now)
-                    cookies.append(c);
-            }
-        }
-        setAllCookies(cookies);
-        return {};
-    }
-    QString save(const QString &path) const
-    {
-        QSaveFile f(path);
-        if (!f.open(QIODevice::WriteOnly))
-            return u"cannot write cookie jar %1: %2"_s.arg(path, f.errorString());
-        f.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner);
-        const QDateTime now = QDateTime::currentDateTimeUtc();
-        for (const QNetworkCookie &c : allCookies()) {
-            if (c.isSessionCookie() || c.expirationDate() > now)
-                f.write(c.toRawForm(QNetworkCookie::Full) + '\n');
-        }
-        if (!f.commit())
-            return u"cannot write cookie jar %1: %2"_s.arg(path, f.errorString());
-        return {};
-    }
-};
+class PersistentCookieJar;
 
 } // namespace netdetail
 
@@ -380,104 +266,11 @@ struct NetworkSession::Private
     }
     /// Pools (manager, lane) one host needs for its connections.
     int poolsNeeded() const { return std::max(1, (perHostLimit + perManagerLimit - 1) / perManagerLimit); }
-    TrackedManager *addManager(bool forDirect)
-    {
-        auto *m = new TrackedManager(q, int(managers.size()), forDirect);
-        const auto policy = options.redirects == NetworkOptions::Redirects::None
-            ? QNetworkRequest::ManualRedirectPolicy
-            : options.redirects == NetworkOptions::Redirects::SameOrigin ? QNetworkRequest::SameOriginRedirectPolicy
-                                                                         : QNetworkRequest::NoLessSafeRedirectPolicy;
-        m->setRedirectPolicy(forDirect ? policy : QNetworkRequest::ManualRedirectPolicy);
-        m->setTransferTimeout(int(options.transferTimeout.count()));
-        if (jar) {
-            m->setCookieJar(jar);
-            jar->setParent(q);    // shared by all managers; owned by the session
-        }
-        if (cache) {
-            m->setCache(cache);
-            cache->setParent(q);
-        }
-        QObject::connect(m, &QNetworkAccessManager::finished, q, &NetworkSession::onReplyFinished);
-#if QT_CONFIG(ssl)
-        // Verification cannot be turned off, not even by a handler that calls ignoreSslErrors():
-        // this connection is made before any reply exists, so it runs first and ends the reply.
-        QObject::connect(m, &QNetworkAccessManager::sslErrors, q,
-                         [this](QNetworkReply *reply, const QList<QSslError> &errors) {
-            QStringList texts;
-            for (const QSslError &e : errors)
-                texts.append(e.errorString());
-            const QString text = texts.join(u"; "_s);
-            qCWarning(lcNet).noquote() << u"%1: TLS verification failed for %2 %3: %4 (verification cannot be "
-                                          u"turned off; to trust a private CA, set network.caBundle)"_s
-                                              .arg(service, QString::fromLatin1(verbOf(reply->operation(), reply->request())),
-                                                   q->redact(reply->url()), text);
-            tlsFailures.insert(reply, text);
-            reply->abort();
-        });
-#endif
-        managers.push_back(m);
-        return m;
-    }
-    /// A pool with a free connection for \a hostId. Pools are lanes of a few managers: as many
-    /// managers as the machine has cores (each has one HTTP thread, which parses every byte that
-    /// arrives), more only when a host has too few lanes (an HTTPS IP literal). The least busy
-    /// manager takes the request, on its first lane with room, so a light load stays on one
-    /// manager and few connections.
-    std::pair<TrackedManager *, int> pickSlot(int hostId)
-    {
-        static const int cores = std::max(1, QThread::idealThreadCount());
-        const int pools = poolsNeeded();
-        const int lanes = std::min(hostLanes[size_t(hostId)], pools);
-        const int wanted = std::max((pools + lanes - 1) / lanes, std::min(cores, pools));
-        const int lanesEach = std::min(lanes, (pools + wanted - 1) / wanted);
-        TrackedManager *best = nullptr;
-        int bestLane = 0;
-        int count = 0;
-        for (TrackedManager *m : managers) {
-            if (!m || m->forDirect)
-                continue;
-            if (++count > wanted)
-                break;
-            if (best && m->outstanding >= best->outstanding)
-                continue;
-            for (int lane = 0; lane < lanesEach; ++lane) {
-                if (m->loadOf(hostId, lane) < perManagerLimit) {
-                    best = m;
-                    bestLane = lane;
-                    break;
-                }
-            }
-        }
-        if (count < wanted && (!best || best->outstanding > 0))
-            return {addManager(false), 0};
-        return {best, bestLane};
-    }
-    QNetworkRequest prepare(QNetworkRequest r) const
-    {
-        // Only what differs from Qt's defaults: setting anything detaches the request (~2 KB for
-        // the first attribute), on every request.
-        if (options.maxRedirects != DefaultMaxRedirects
-            && r.maximumRedirectsAllowed() == DefaultMaxRedirects)
-            r.setMaximumRedirectsAllowed(options.maxRedirects);   // unless the caller chose
-        if (!options.http2)
-            r.setAttribute(QNetworkRequest::Http2AllowedAttribute, false);
-#if QT_VERSION >= QT_VERSION_CHECK(6, 5, 0)
-        QHttp1Configuration h1;
-        h1.setNumberOfConnectionsPerHost(perManagerLimit);
-        r.setHttp1Configuration(h1);
-#endif
-#if QT_CONFIG(ssl)
-        if (r.url().scheme() == u"https"_s) {
-            // Verification is always on; a configured CA bundle only adds trust.
-            QSslConfiguration conf = r.sslConfiguration();
-            conf.setPeerVerifyMode(QSslSocket::VerifyPeer);
-            if (!extraCas.isEmpty())
-                conf.addCaCertificates(extraCas);
-            r.setSslConfiguration(conf);
-        }
-#endif
-        return r;
-    }
+    TrackedManager *addManager(bool forDirect);
+    /// A pool with a free connection for \a hostId: (manager, lane), or null.
+    std::pair<TrackedManager *, int> pickSlot(int hostId);
+    /// What the session sets on every request (only what differs from Qt's defaults).
+    QNetworkRequest prepare(QNetworkRequest r) const;
     QString refusal(const QByteArray &verb, const QUrl &url) const
     {
         return u"refused %1 %2: the host is stopping (the network session of service \"%3\" is %4 and takes no new requests)"_s

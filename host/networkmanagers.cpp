@@ -1,0 +1,273 @@
+// Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+// The network session's managers: every request passes a TrackedManager's createRequest (and is
+// tracked from there until its reply is deleted), each on a pool with a free connection — a lane
+// of one of a few managers — and with the settings the session puts on every request.
+#include "networksession_p.h"
+#include "persistentcookiejar_p.h"
+
+#include <QtCore/QEvent>
+#include <QtCore/QThread>
+#if QT_CONFIG(ssl)
+#include <QtNetwork/QSslConfiguration>
+#include <QtNetwork/QSslError>
+#endif
+#if QT_VERSION >= QT_VERSION_CHECK(6, 5, 0)
+#include <QtNetwork/QHttp1Configuration>
+#endif
+
+namespace berth {
+
+namespace netdetail {
+
+/// Lanes: Qt keys a manager's connection pool by scheme, host, port *and* the request's peer
+/// verify name, each pool with its own connections (6 per host on Qt 6.4). A request on lane k
+/// carries a peer verify name of its own, so one manager (one HTTP thread) holds many pools to
+/// one host. Plain HTTP never verifies a peer: any distinct name will do. HTTPS verifies against
+/// that name, so its lanes are the host name in other letter cases (certificate names and SNI are
+/// compared case-insensitively); an IP literal has none and gets more managers instead.
+/// Lane 0 sets no name. The session follows the redirects of its calls itself, so a lane's name
+/// never reaches a request to another host.
+int lanesFor(const QUrl &url, bool customPeerName)
+{
+    if (customPeerName)
+        return 1;   // the caller's own name: one pool, like Qt
+    if (url.scheme() != u"https"_s)
+        return MaxLanes;
+    int letters = 0;
+    for (QChar c : url.host())
+        letters += (c >= u'a' && c <= u'z') ? 1 : 0;
+    return letters >= 10 ? MaxLanes : std::min(MaxLanes, 1 + (1 << letters));
+}
+
+QString laneName(const QUrl &url, int lane)
+{
+    if (lane == 0)
+        return {};
+    if (url.scheme() != u"https"_s)
+        return u"lane-%1.berth.invalid"_s.arg(lane);
+    // Lane 1: the host as it is; lane k: letter i upper-cased where bit i of k - 1 is set.
+    QString name = url.host();
+    unsigned bits = unsigned(lane - 1);
+    for (QChar &c : name) {
+        if (c >= u'a' && c <= u'z') {
+            if (bits & 1u)
+                c = c.toUpper();
+            bits >>= 1;
+        }
+    }
+    return name;
+}
+
+/// What a request made on a session that no longer accepts work gets: an error, delivered from
+/// the event loop (never inside the call that made the request), as Qt's own replies do.
+class RefusedReply : public QNetworkReply
+{
+public:
+    RefusedReply(QNetworkAccessManager *manager, QNetworkAccessManager::Operation op,
+                 const QNetworkRequest &req, const QString &message)
+        : QNetworkReply(manager)
+    {
+        setRequest(req);
+        setUrl(req.url());
+        setOperation(op);
+        QNetworkReply::open(ReadOnly | Unbuffered);   // before setError: open() clears the error text
+        setError(OperationCanceledError, message);
+        setFinished(true);
+        QMetaObject::invokeMethod(this, [this, manager] {
+            Q_EMIT errorOccurred(error());
+            Q_EMIT finished();
+            Q_EMIT manager->finished(this);
+        }, Qt::QueuedConnection);
+    }
+    void abort() override {}
+    qint64 bytesAvailable() const override { return 0; }
+
+protected:
+    qint64 readData(char *, qint64) override { return -1; }
+};
+
+} // namespace netdetail
+
+QNetworkReply *TrackedManager::createRequest(Operation op, const QNetworkRequest &request,
+                                             QIODevice *outgoingData)
+{
+    auto *d = m_session->d.get();
+    const QByteArray verb = verbOf(op, request);
+    // A call being dispatched was let through by pump() a moment ago: the early-stop flag may
+    // flip in between (another thread sets it), and a call must never get a reply the session
+    // does not track. Direct requests are refused as soon as the flag is up.
+    if (!d->dispatching && !d->sending()) {
+        qCDebug(lcNet).noquote() << d->refusal(verb, request.url());
+        return new RefusedReply(this, op, request, d->refusal(verb, request.url()));
+    }
+    QNetworkReply *reply = QNetworkAccessManager::createRequest(
+        op, d->dispatching ? request : d->prepare(request), outgoingData);
+    d->onCreated(this, m_index, reply, verb, request);
+    return reply;
+}
+
+void NetworkSession::Private::onCreated(TrackedManager *m, int managerIndex, QNetworkReply *reply,
+                                        const QByteArray &verb, const QNetworkRequest &request)
+{
+    ReplyRec rec;
+    rec.manager = quint16(managerIndex);
+    rec.lane = quint16(dispatching ? dispatchingLane : 0);
+    rec.hostId = dispatching ? dispatching->d->hostId : hostIdOf(request.url(), request.peerVerifyName());
+    int &onManager = m->loadOf(rec.hostId, rec.lane);
+    if (dispatching) {
+        rec.call = dispatching;
+        rec.ledgerId = dispatching->d->ledgerId;
+    } else {
+        rec.direct = true;
+        rec.file = directFile;
+        rec.line = directLine;
+        if (onManager >= perManagerLimit) {
+            rec.overflow = true;
+            m->overflow[rec.hostId].append(reply);
+        }
+        // The entry is pending only while the reply exists (childEvent ends it on deletion).
+        rec.ledgerId = ledger->add(service, KindReply,
+                                   nameOf(verb, reply->url()),
+                                   [reply] { reply->abort(); }, rec.file, rec.line);
+    }
+    ++onManager;
+    ++m->outstanding;
+    ++hostInFlight[rec.hostId];
+    ++inFlight;
+    replies.insert(reply, rec);
+}
+
+void TrackedManager::childEvent(QChildEvent *event)
+{
+    if (event->removed() && !m_session->d->closing)
+        m_session->onReplyGone(event->child());
+    QNetworkAccessManager::childEvent(event);
+}
+
+void NetworkSession::Private::releaseSlot(ReplyRec &rec, QObject *reply)
+{
+    if (rec.finished)
+        return;
+    rec.finished = true;
+    --inFlight;
+    --hostInFlight[rec.hostId];
+    if (rec.manager >= int(managers.size()) || !managers[rec.manager])
+        return;
+    TrackedManager *m = managers[rec.manager];
+    --m->outstanding;
+    --m->loadOf(rec.hostId, rec.lane);
+    auto over = m->overflow.find(rec.hostId);
+    if (over == m->overflow.end() || over->isEmpty())
+        return;
+    if (rec.overflow) {
+        over->removeOne(reply);
+        rec.overflow = false;
+    } else {
+        // A slot came free: Qt sends the oldest request it held back.
+        QObject *next = over->takeFirst();
+        auto it = replies.find(next);
+        if (it != replies.end())
+            it->overflow = false;
+    }
+}
+
+TrackedManager *NetworkSession::Private::addManager(bool forDirect)
+{
+    auto *m = new TrackedManager(q, int(managers.size()), forDirect);
+    const auto policy = options.redirects == NetworkOptions::Redirects::None
+        ? QNetworkRequest::ManualRedirectPolicy
+        : options.redirects == NetworkOptions::Redirects::SameOrigin ? QNetworkRequest::SameOriginRedirectPolicy
+                                                                     : QNetworkRequest::NoLessSafeRedirectPolicy;
+    m->setRedirectPolicy(forDirect ? policy : QNetworkRequest::ManualRedirectPolicy);
+    m->setTransferTimeout(int(options.transferTimeout.count()));
+    if (jar) {
+        m->setCookieJar(jar);
+        jar->setParent(q);    // shared by all managers; owned by the session
+    }
+    if (cache) {
+        m->setCache(cache);
+        cache->setParent(q);
+    }
+    QObject::connect(m, &QNetworkAccessManager::finished, q, &NetworkSession::onReplyFinished);
+#if QT_CONFIG(ssl)
+    // Verification cannot be turned off, not even by a handler that calls ignoreSslErrors():
+    // this connection is made before any reply exists, so it runs first and ends the reply.
+    QObject::connect(m, &QNetworkAccessManager::sslErrors, q,
+                     [this](QNetworkReply *reply, const QList<QSslError> &errors) {
+        QStringList texts;
+        for (const QSslError &e : errors)
+            texts.append(e.errorString());
+        const QString text = texts.join(u"; "_s);
+        qCWarning(lcNet).noquote() << u"%1: TLS verification failed for %2 %3: %4 (verification cannot be "
+                                      u"turned off; to trust a private CA, set network.caBundle)"_s
+                                          .arg(service, QString::fromLatin1(verbOf(reply->operation(), reply->request())),
+                                               q->redact(reply->url()), text);
+        tlsFailures.insert(reply, text);
+        reply->abort();
+    });
+#endif
+    managers.push_back(m);
+    return m;
+}
+/// A pool with a free connection for \a hostId. Pools are lanes of a few managers: as many
+/// managers as the machine has cores (each has one HTTP thread, which parses every byte that
+/// arrives), more only when a host has too few lanes (an HTTPS IP literal). The least busy
+/// manager takes the request, on its first lane with room, so a light load stays on one
+/// manager and few connections.
+std::pair<TrackedManager *, int> NetworkSession::Private::pickSlot(int hostId)
+{
+    static const int cores = std::max(1, QThread::idealThreadCount());
+    const int pools = poolsNeeded();
+    const int lanes = std::min(hostLanes[size_t(hostId)], pools);
+    const int wanted = std::max((pools + lanes - 1) / lanes, std::min(cores, pools));
+    const int lanesEach = std::min(lanes, (pools + wanted - 1) / wanted);
+    TrackedManager *best = nullptr;
+    int bestLane = 0;
+    int count = 0;
+    for (TrackedManager *m : managers) {
+        if (!m || m->forDirect)
+            continue;
+        if (++count > wanted)
+            break;
+        if (best && m->outstanding >= best->outstanding)
+            continue;
+        for (int lane = 0; lane < lanesEach; ++lane) {
+            if (m->loadOf(hostId, lane) < perManagerLimit) {
+                best = m;
+                bestLane = lane;
+                break;
+            }
+        }
+    }
+    if (count < wanted && (!best || best->outstanding > 0))
+        return {addManager(false), 0};
+    return {best, bestLane};
+}
+QNetworkRequest NetworkSession::Private::prepare(QNetworkRequest r) const
+{
+    // Only what differs from Qt's defaults: setting anything detaches the request (~2 KB for
+    // the first attribute), on every request.
+    if (options.maxRedirects != DefaultMaxRedirects
+        && r.maximumRedirectsAllowed() == DefaultMaxRedirects)
+        r.setMaximumRedirectsAllowed(options.maxRedirects);   // unless the caller chose
+    if (!options.http2)
+        r.setAttribute(QNetworkRequest::Http2AllowedAttribute, false);
+#if QT_VERSION >= QT_VERSION_CHECK(6, 5, 0)
+    QHttp1Configuration h1;
+    h1.setNumberOfConnectionsPerHost(perManagerLimit);
+    r.setHttp1Configuration(h1);
+#endif
+#if QT_CONFIG(ssl)
+    if (r.url().scheme() == u"https"_s) {
+        // Verification is always on; a configured CA bundle only adds trust.
+        QSslConfiguration conf = r.sslConfiguration();
+        conf.setPeerVerifyMode(QSslSocket::VerifyPeer);
+        if (!extraCas.isEmpty())
+            conf.addCaCertificates(extraCas);
+        r.setSslConfiguration(conf);
+    }
+#endif
+    return r;
+}
+
+} // namespace berth
