@@ -209,17 +209,19 @@ TrackedManager *NetworkSession::Private::addManager(bool forDirect)
     managers.push_back(m);
     return m;
 }
-/// A pool with a free connection for \a hostId. Pools are lanes of a few managers: as many
-/// managers as the machine has cores (each has one HTTP thread, which parses every byte that
-/// arrives), more only when a host has too few lanes (an HTTPS IP literal). The least busy
-/// manager takes the request, on its first lane with room, so a light load stays on one
-/// manager and few connections.
+/// A pool with a free connection for \a hostId. Pools are lanes of a few managers: at least as
+/// many managers as the machine has cores, and one per MaxConnectionsPerManager connections
+/// (each manager has one HTTP thread, which parses every byte that arrives, and its event loop
+/// polls all of its sockets on every pass), more when a host has too few lanes (an HTTPS IP
+/// literal). The least busy manager takes the request, on its first lane with room, so a
+/// light load stays on one manager and few connections.
 std::pair<TrackedManager *, int> NetworkSession::Private::pickSlot(int hostId)
 {
     static const int cores = std::max(1, QThread::idealThreadCount());
     const int pools = poolsNeeded();
     const int lanes = std::min(hostLanes[size_t(hostId)], pools);
-    const int wanted = std::max((pools + lanes - 1) / lanes, std::min(cores, pools));
+    const int byLoad = (perHostLimit + MaxConnectionsPerManager - 1) / MaxConnectionsPerManager;
+    const int wanted = std::max({(pools + lanes - 1) / lanes, std::min(cores, pools), std::min(byLoad, pools)});
     const int lanesEach = std::min(lanes, (pools + wanted - 1) / wanted);
     TrackedManager *best = nullptr;
     int bestLane = 0;

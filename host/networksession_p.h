@@ -89,6 +89,10 @@ inline bool isTransient(QNetworkReply::NetworkError e)
 /// Lanes (networkmanagers.cpp): Qt keys a manager's connection pools by the peer verify name
 /// too, so a request with a name of its own lands in another pool of the same manager.
 constexpr int MaxLanes = 1024;
+/// Connections one manager (one HTTP thread) serves at most before the session adds another:
+/// 1 000 connections drained ~10% faster over 8 threads than over 2 here, and each thread
+/// costs ~80 KiB and a join at close.
+constexpr int MaxConnectionsPerManager = 128;
 int lanesFor(const QUrl &url, bool customPeerName);
 QString laneName(const QUrl &url, int lane);
 
