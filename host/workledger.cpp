@@ -7,8 +7,9 @@
 #include <QtCore/QLoggingCategory>
 #include <QtCore/QMutex>
 
-#include <map>
+#include <algorithm>
 #include <set>
+#include <unordered_map>
 
 Q_LOGGING_CATEGORY(lcLedger, "berth.ledger")
 
@@ -19,9 +20,11 @@ namespace berth {
 namespace {
 // Kept small: a tracked network request costs one of these. The origin stays a pointer to the
 // static file name from std::source_location until someone asks for a snapshot.
+struct ServiceState;
+
 struct Item
 {
-    const QString *service = nullptr;   ///< interned (Private::strings): a pointer, not a string
+    ServiceState *state = nullptr;      ///< its service (stable: Private::services never moves one)
     const QString *kind = nullptr;      ///< interned
     QString name;
     std::function<void()> cancel;
@@ -34,6 +37,7 @@ struct Item
 
 struct ServiceState
 {
+    QString name;
     WorkCounts counts;
     bool stopping = false;
     bool cancelling = false;
@@ -52,7 +56,7 @@ QString originOf(const char *fileName, uint line)
 
 WorkEntry entryOf(quint64 id, const Item &item)
 {
-    WorkEntry e{id, *item.service, *item.kind, item.name, item.startedMs,
+    WorkEntry e{id, item.state->name, *item.kind, item.name, item.startedMs,
                 originOf(item.file, item.line), item.cancelRequested, item.bytes};
     return e;
 }
@@ -63,12 +67,38 @@ struct WorkLedger::Private
     mutable QMutex mutex;
     QElapsedTimer clock;
     quint64 nextId = 1;
-    std::map<quint64, Item> items;          // ordered: dumps list oldest first
-    QHash<QString, ServiceState> services;
-    std::set<QString> strings;              // service and kind names; nodes never move
+    /// By id: found and erased in O(1) (a tracked request finishes in any order). Dumps and
+    /// cancelService() sort by id (oldest first); they are rare.
+    QHash<quint64, Item> items;
+    /// By name; a node never moves, so items point at their service's state.
+    std::unordered_map<QString, ServiceState> services;
+    ServiceState *last = nullptr;           // the service of the last add(): usually the next too
+    std::set<QString> strings;              // kind names; nodes never move
 
     /// Under the mutex.
     const QString *intern(const QString &s) { return &*strings.insert(s).first; }
+    ServiceState &state(const QString &service)
+    {
+        if (last && last->name == service)
+            return *last;
+        auto [it, added] = services.try_emplace(service);
+        if (added)
+            it->second.name = service;
+        last = &it->second;
+        return it->second;
+    }
+    /// Under the mutex: ids of the items \a keep selects, oldest first.
+    template<typename Keep>
+    QList<quint64> idsWhere(Keep keep) const
+    {
+        QList<quint64> ids;
+        for (auto it = items.cbegin(); it != items.cend(); ++it) {
+            if (keep(it.value()))
+                ids.append(it.key());
+        }
+        std::sort(ids.begin(), ids.end());
+        return ids;
+    }
 };
 
 WorkTicket::~WorkTicket()
@@ -112,14 +142,14 @@ quint64 WorkLedger::add(const QString &service, const QString &kind, const QStri
         QMutexLocker lock(&d->mutex);
         id = d->nextId++;
         Item item;
-        item.service = d->intern(service);
+        auto &state = d->state(service);
+        item.state = &state;
         item.kind = d->intern(kind);
         item.name = name;
         item.startedMs = d->clock.elapsed();
         item.file = file;
         item.line = line;
         item.cancel = std::move(cancel);
-        auto &state = d->services[service];
         ++state.counts.active;
         cancelNow = state.cancelling;
         d->items.emplace(id, std::move(item));
@@ -152,8 +182,8 @@ void WorkLedger::update(quint64 id, const QString &kind, const QString &name)
     auto it = d->items.find(id);
     if (it == d->items.end())
         return;
-    it->second.kind = d->intern(kind);
-    it->second.name = name;
+    it->kind = d->intern(kind);
+    it->name = name;
 }
 
 void WorkLedger::setProgress(quint64 id, qint64 bytes)
@@ -161,7 +191,7 @@ void WorkLedger::setProgress(quint64 id, qint64 bytes)
     QMutexLocker lock(&d->mutex);
     auto it = d->items.find(id);
     if (it != d->items.end())
-        it->second.bytes = bytes;
+        it->bytes = bytes;
 }
 
 void WorkLedger::settle(quint64 id, bool leaked, bool cancelled)
@@ -173,22 +203,22 @@ void WorkLedger::settle(quint64 id, bool leaked, bool cancelled)
         if (it == d->items.end())
             return;
         if (cancelled)
-            it->second.cancelRequested = true;
-        auto &state = d->services[*it->second.service];
+            it->cancelRequested = true;
+        ServiceState &state = *it->state;
         --state.counts.active;
         if (leaked) {
             ++state.counts.leaked;
             qCWarning(lcLedger).noquote() << u"work destroyed while pending: "_s
-                    + describe(entryOf(id, it->second), d->clock.elapsed());
+                    + describe(entryOf(id, *it), d->clock.elapsed());
         }
-        else if (it->second.cancelRequested)
+        else if (it->cancelRequested)
             ++state.counts.cancelled;
         else if (state.stopping)
             ++state.counts.drained;
         else
             ++state.counts.completed;
         if (state.counts.active == 0)
-            idleService = *it->second.service;
+            idleService = state.name;
         d->items.erase(it);
     }
     if (!idleService.isNull())
@@ -201,10 +231,10 @@ bool WorkLedger::cancel(quint64 id)
     {
         QMutexLocker lock(&d->mutex);
         auto it = d->items.find(id);
-        if (it == d->items.end() || it->second.cancelRequested)
+        if (it == d->items.end() || it->cancelRequested)
             return false;
-        it->second.cancelRequested = true;
-        fn = it->second.cancel;
+        it->cancelRequested = true;
+        fn = it->cancel;
     }
     // Outside the lock: a cancel function may finish this or other entries re-entrantly.
     if (fn)
@@ -217,11 +247,9 @@ int WorkLedger::cancelService(const QString &service)
     QList<quint64> ids;
     {
         QMutexLocker lock(&d->mutex);
-        d->services[service].cancelling = true;
-        for (const auto &[id, item] : d->items) {
-            if (*item.service == service && !item.cancelRequested)
-                ids.append(id);
-        }
+        ServiceState &state = d->state(service);
+        state.cancelling = true;
+        ids = d->idsWhere([&](const Item &item) { return item.state == &state && !item.cancelRequested; });
     }
     int n = 0;
     for (quint64 id : std::as_const(ids))
@@ -232,7 +260,7 @@ int WorkLedger::cancelService(const QString &service)
 void WorkLedger::markStopping(const QString &service)
 {
     QMutexLocker lock(&d->mutex);
-    d->services[service].stopping = true;
+    d->state(service).stopping = true;
 }
 
 QList<WorkEntry> WorkLedger::closeService(const QString &service)
@@ -240,15 +268,12 @@ QList<WorkEntry> WorkLedger::closeService(const QString &service)
     QList<WorkEntry> leaked;
     {
         QMutexLocker lock(&d->mutex);
-        for (auto it = d->items.begin(); it != d->items.end();) {
-            if (*it->second.service == service) {
-                leaked.append(entryOf(it->first, it->second));
-                it = d->items.erase(it);
-            } else {
-                ++it;
-            }
+        ServiceState &state = d->state(service);
+        for (const quint64 id : d->idsWhere([&](const Item &item) { return item.state == &state; })) {
+            const auto it = d->items.find(id);
+            leaked.append(entryOf(id, *it));
+            d->items.erase(it);
         }
-        auto &state = d->services[service];
         state.counts.active = 0;
         state.counts.leaked += int(leaked.size());
         // Closed: a restarted instance starts with fresh flags, counters accumulate.
@@ -262,10 +287,8 @@ QList<WorkEntry> WorkLedger::snapshot(const QString &service) const
 {
     QList<WorkEntry> out;
     QMutexLocker lock(&d->mutex);
-    for (const auto &[id, item] : d->items) {
-        if (service.isEmpty() || *item.service == service)
-            out.append(entryOf(id, item));
-    }
+    for (const quint64 id : d->idsWhere([&](const Item &item) { return service.isEmpty() || item.state->name == service; }))
+        out.append(entryOf(id, *d->items.constFind(id)));
     return out;
 }
 
@@ -274,14 +297,15 @@ int WorkLedger::activeCount(const QString &service) const
     QMutexLocker lock(&d->mutex);
     if (service.isEmpty())
         return int(d->items.size());
-    const auto it = d->services.constFind(service);
-    return it == d->services.cend() ? 0 : it->counts.active;
+    const auto it = d->services.find(service);
+    return it == d->services.end() ? 0 : it->second.counts.active;
 }
 
 WorkCounts WorkLedger::counts(const QString &service) const
 {
     QMutexLocker lock(&d->mutex);
-    return d->services.value(service).counts;
+    const auto it = d->services.find(service);
+    return it == d->services.end() ? WorkCounts{} : it->second.counts;
 }
 
 QString WorkLedger::describe(const WorkEntry &e, qint64 nowMs)
