@@ -519,7 +519,25 @@ AbortTimes measureAbort(HttpFixture &server, const QUrl &never, int rounds)
     };
     auto gone = [&] { waitUntil([&] { return server.connectionsOpen() == 0; }); };
     QElapsedTimer t;
-    // The three variants in a rotating order: none always runs first (or after another).
+    // A bare manager, abort() on each reply; \a timeout: with the session's 30 s transfer timeout
+    // (Qt gives each reply a timer for it).
+    auto bareAbort = [&](bool timeout) {
+        QNetworkAccessManager m;
+        if (timeout)
+            m.setTransferTimeout(int(NetworkOptions().transferTimeout.count()));
+        QList<QNetworkReply *> replies;
+        for (int i = 0; i < N; ++i)
+            replies.append(m.get(request));
+        settled();
+        t.start();
+        for (QNetworkReply *r : std::as_const(replies))
+            r->abort();
+        const double ms = double(t.nsecsElapsed()) / 1e6;
+        qDeleteAll(replies);
+        spin(20);
+        return ms;
+    };
+    // The four variants in a rotating order: none always runs first (or after another).
     const std::function<void()> variants[] = {
         [&] {   // default limits: 6 handed to Qt, 9 994 in the session's own queue
             WorkLedger ledger;
@@ -553,33 +571,8 @@ AbortTimes measureAbort(HttpFixture &server, const QUrl &never, int rounds)
             s.close();
             spin(20);
         },
-        [&] {   // reference: a bare manager, abort() on each reply
-            QNetworkAccessManager m;
-            QList<QNetworkReply *> replies;
-            for (int i = 0; i < N; ++i)
-                replies.append(m.get(request));
-            settled();
-            t.start();
-            for (QNetworkReply *r : std::as_const(replies))
-                r->abort();
-            out.bare.push_back(double(t.nsecsElapsed()) / 1e6);
-            qDeleteAll(replies);
-            spin(20);
-        },
-        [&] {   // reference with the session's 30 s transfer timeout (a timer per reply in Qt)
-            QNetworkAccessManager m;
-            m.setTransferTimeout(int(NetworkOptions().transferTimeout.count()));
-            QList<QNetworkReply *> replies;
-            for (int i = 0; i < N; ++i)
-                replies.append(m.get(request));
-            settled();
-            t.start();
-            for (QNetworkReply *r : std::as_const(replies))
-                r->abort();
-            out.bareTimeout.push_back(double(t.nsecsElapsed()) / 1e6);
-            qDeleteAll(replies);
-            spin(20);
-        },
+        [&] { out.bare.push_back(bareAbort(false)); },   // reference: a bare manager, abort() on each reply
+        [&] { out.bareTimeout.push_back(bareAbort(true)); },   // with the session's 30 s transfer timeout
     };
     for (int round = 0; round < rounds; ++round) {
         for (int i = 0; i < 4; ++i) {
