@@ -138,12 +138,19 @@ void NetworkSession::Private::dispatch(NetworkCall *call, TrackedManager *m, int
 {
     auto *cd = call->d.get();
     cd->queued = false;
-    ++cd->attempts;
+    if (!std::exchange(cd->hop, false))   // a redirect hop is not another attempt
+        ++cd->attempts;
     cd->sent = true;
-    if (cd->attempts > 1)
-        ledger->update(cd->ledgerId, KindReply, cd->where + u" (attempt %1)"_s.arg(cd->attempts));
-    else
+    if (cd->redirects > 0 || cd->attempts > 1) {
+        QStringList notes;
+        if (cd->redirects > 0)
+            notes.append(u"redirect %1"_s.arg(cd->redirects));
+        if (cd->attempts > 1)
+            notes.append(u"attempt %1"_s.arg(cd->attempts));
+        ledger->update(cd->ledgerId, KindReply, cd->where + u" ("_s + notes.join(u", "_s) + u')');
+    } else {
         ledger->update(cd->ledgerId, KindReply, cd->where);
+    }
     dispatching = call;
     dispatchingLane = lane;
     QNetworkRequest laned;
@@ -318,7 +325,7 @@ bool NetworkSession::Private::followRedirect(NetworkCall *call, QNetworkReply *r
     cd->verb = r.verb;
     cd->hostId = request.peerVerifyName().isEmpty() ? target.hostId : hostIdOf(r.url, request.peerVerifyName());
     cd->where = next;
-    --cd->attempts;   // a hop is not a retry: dispatch() counts it back
+    cd->hop = true;   // dispatch() does not count it as an attempt
     ledger->update(cd->ledgerId, KindQueued, u"%1 (redirect %2)"_s.arg(next).arg(cd->redirects));
     if (sending()) {
         cd->queued = true;
@@ -334,7 +341,7 @@ bool NetworkSession::Private::followRedirect(NetworkCall *call, QNetworkReply *r
             return true;
         }
     }
-    ++cd->attempts;
+    cd->hop = false;
     cd->cancelled = true;
     cd->error = QNetworkReply::OperationCanceledError;
     cd->errorString = u"%1: the redirect was not followed: the host is stopping and %2 has no free connection"_s

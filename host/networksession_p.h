@@ -153,6 +153,7 @@ struct NetworkCall::Private
     int attempts = 0;
     int maxAttempts = 1;
     int redirects = 0;          ///< hops followed so far
+    bool hop = false;           ///< the next dispatch is a redirect hop, not another attempt
     int maxRedirects = 0;
     QNetworkRequest::RedirectPolicy redirectPolicy = QNetworkRequest::NoLessSafeRedirectPolicy;
     bool finished = false;
