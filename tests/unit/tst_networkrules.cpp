@@ -1,0 +1,621 @@
+// Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+// NetworkSession's rules, security and configuration: redirects (followed against a real HTTP
+// server on 127.0.0.1, HttpFixture, and each decision on its own), TLS verification against a
+// local HTTPS server with a test CA, secrets kept out of the ledger and errors, Retry-After
+// parsing, backoff, idempotent methods, and the checks of the network and http-poller
+// configuration. Lifecycle and limits are in tst_networksession.cpp.
+#include <berth/networksession.h>
+#include <berth/workledger.h>
+
+#include "config.h"
+#include "httpfixture.h"
+#include "httppoller.h"
+#include "networktestutil.h"
+
+#include <berth/serviceregistry.h>
+
+#include <QtCore/QFile>
+#include <QtCore/QJsonDocument>
+#include <QtCore/QJsonObject>
+#include <QtCore/QPointer>
+#include <QtCore/QThread>
+#include <QtNetwork/QSslKey>
+#include <QtNetwork/QSslServer>
+#include <QtNetwork/QSslSocket>
+#include <QtTest/QSignalSpy>
+#include <QtTest/QTest>
+
+#include <utility>
+
+using namespace Qt::StringLiterals;
+using namespace std::chrono_literals;
+using namespace berth;
+using namespace berth::nettest;
+
+namespace {
+/// HTTPS on 127.0.0.1 with a certificate from tests/data, signed by a test CA that nothing trusts.
+class TlsServer : public QSslServer
+{
+public:
+    bool start()
+    {
+        QFile cert(QStringLiteral(BERTH_SOURCE_DIR "/tests/data/server.pem"));
+        QFile key(QStringLiteral(BERTH_SOURCE_DIR "/tests/data/server.key"));
+        if (!cert.open(QIODevice::ReadOnly) || !key.open(QIODevice::ReadOnly))
+            return false;
+        QSslConfiguration conf = QSslConfiguration::defaultConfiguration();
+        conf.setLocalCertificate(QSslCertificate(cert.readAll()));
+        conf.setPrivateKey(QSslKey(key.readAll(), QSsl::Rsa));
+        setSslConfiguration(conf);
+        connect(this, &QTcpServer::pendingConnectionAvailable, this, [this] {
+            while (auto *socket = qobject_cast<QSslSocket *>(nextPendingConnection())) {
+                ++connections;
+                connect(socket, &QSslSocket::readyRead, socket, [this, socket] {
+                    if (socket->readAll().contains("\r\n\r\n")) {
+                        ++requests;
+                        if (hold)
+                            held.append(socket);
+                        else
+                            answer(socket);
+                    }
+                });
+                connect(socket, &QSslSocket::disconnected, socket, &QObject::deleteLater);
+            }
+        });
+        return listen(QHostAddress::LocalHost);
+    }
+    QUrl url(const QString &host = u"127.0.0.1"_s) const { return QUrl(u"https://%1:%2/"_s.arg(host).arg(serverPort())); }
+    /// Answers the requests held so far (hold: requests wait until then, all open at once).
+    void release()
+    {
+        for (const QPointer<QSslSocket> &socket : std::exchange(held, {}))
+            if (socket)
+                answer(socket);
+    }
+    bool hold = false;
+    int connections = 0;   ///< encrypted connections accepted
+    int requests = 0;
+
+private:
+    static void answer(QSslSocket *socket)
+    {
+        socket->write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        socket->disconnectFromHost();
+    }
+    QList<QPointer<QSslSocket>> held;
+};
+} // namespace
+
+class TestNetworkRules : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void cleanupTestCase();
+    void init();
+
+    void redirectChainFollowedAndCapped();
+    void redirectAcrossOriginsLeavesCredentialsBehind();
+    void redirectMethodRules();
+    void redirectPolicyOfTheRequestWins();
+    void redirectWhileDrainingIsFollowed();
+    void redirectDecision_data();
+    void redirectDecision();
+    void httpsLanesVerifyAgainstTheHost();
+    void secretsNeverInLedgerOrErrors();
+    void tlsVerifiedAgainstSystemCas();
+    void caBundleAddsTrust();
+    void ignoreSslErrorsCannotTurnVerificationOff();
+    void redactUrl_data();
+    void redactUrl();
+    void retryAfterParsing_data();
+    void retryAfterParsing();
+    void backoffIsFullJitterUnderCap();
+    void idempotentMethods();
+    void networkConfigIsValidated_data();
+    void networkConfigIsValidated();
+    void pollerConfigIsChecked_data();
+    void pollerConfigIsChecked();
+
+private:
+    HttpFixture *m_server = nullptr;
+};
+
+void TestNetworkRules::initTestCase()
+{
+    HttpFixture::raiseOpenFileLimit();
+    m_server = new HttpFixture;
+    QVERIFY2(m_server->startInThread(), qPrintable(m_server->errorString()));
+}
+
+void TestNetworkRules::cleanupTestCase()
+{
+    delete m_server;
+}
+
+void TestNetworkRules::init()
+{
+    // The connections of the previous test's sessions close asynchronously at the server.
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->connectionsOpen(), 0, 20000);
+    m_server->reset();
+}
+
+void TestNetworkRules::redirectChainFollowedAndCapped()
+{
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    auto out = watch(s.get(QNetworkRequest(m_server->url(u"/redirect?n=3"_s))));
+    QTRY_VERIFY(out->done);
+    QCOMPARE(out->status, 200);
+    QCOMPARE(m_server->requestsReceived(u"/redirect"_s), 3);
+    QCOMPARE(m_server->requestsReceived(u"/fast"_s), 1);
+
+    NetworkOptions o = quickOptions();
+    o.maxRedirects = 2;
+    NetworkSession capped(Svc, &ledger, o);
+    auto tooMany = watch(capped.get(QNetworkRequest(m_server->url(u"/redirect?n=3"_s))));
+    QTRY_VERIFY(tooMany->done);
+    QCOMPARE(tooMany->error, QNetworkReply::TooManyRedirectsError);
+
+    NetworkOptions none = quickOptions();
+    none.redirects = NetworkOptions::Redirects::None;
+    NetworkSession manual(Svc, &ledger, none);
+    auto first = watch(manual.get(QNetworkRequest(m_server->url(u"/redirect?n=3"_s))));
+    QTRY_VERIFY(first->done);
+    QCOMPARE(first->status, 302);
+}
+
+namespace {
+QJsonObject echoOf(const Outcome &o)
+{
+    return QJsonDocument::fromJson(o.body).object();
+}
+} // namespace
+
+void TestNetworkRules::redirectAcrossOriginsLeavesCredentialsBehind()
+{
+    // The session follows its calls' redirects itself: same origin keeps the caller's
+    // credentials, another origin (127.0.0.1 -> localhost) does not get them.
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    auto request = [&](const QString &target) {
+        QNetworkRequest r(m_server->url(u"/redirect?n=1&to="_s + QString::fromLatin1(QUrl::toPercentEncoding(target))));
+        r.setRawHeader("Authorization", "Bearer s3cret");
+        r.setRawHeader("Cookie", "sid=abc");
+        r.setRawHeader("X-Trace", "kept");
+        return r;
+    };
+    auto same = watch(s.get(request(u"/echo"_s)));
+    auto other = watch(s.get(request(u"http://localhost:%1/echo"_s.arg(m_server->port()))));
+    QTRY_VERIFY_WITH_TIMEOUT(same->done && other->done, 10000);
+    QCOMPARE(same->status, 200);
+    QCOMPARE(other->status, 200);
+    const QJsonObject sameHeaders = echoOf(*same)[u"headers"_s].toObject();
+    const QJsonObject otherHeaders = echoOf(*other)[u"headers"_s].toObject();
+    QCOMPARE(sameHeaders[u"authorization"_s].toString(), u"Bearer s3cret"_s);
+    QCOMPARE(sameHeaders[u"cookie"_s].toString(), u"sid=abc"_s);
+    QVERIFY2(!otherHeaders.contains(u"authorization"_s), qPrintable(QString::fromUtf8(other->body)));
+    QVERIFY2(!otherHeaders.contains(u"cookie"_s), qPrintable(QString::fromUtf8(other->body)));
+    QCOMPARE(otherHeaders[u"x-trace"_s].toString(), u"kept"_s);
+    QCOMPARE(otherHeaders[u"host"_s].toString(), u"localhost:%1"_s.arg(m_server->port()));
+    QCOMPARE(m_server->requestsReceived(u"/echo"_s), 2);
+    QCOMPARE(ledger.counts(Svc).completed, 2);
+}
+
+void TestNetworkRules::redirectMethodRules()
+{
+    // As Qt's own rules: 303 (and 301/302) turn a POST into a GET without a body, 307 and 308
+    // send the same method and body again.
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    auto post = [&](int code) {
+        QNetworkRequest r(m_server->url(u"/redirect?n=1&to=/echo&code=%1"_s.arg(code)));
+        r.setHeader(QNetworkRequest::ContentTypeHeader, u"text/plain"_s);
+        return watch(s.send(r, "POST", "payload"));
+    };
+    auto seeOther = post(303);
+    auto temporary = post(307);
+    auto permanent = post(308);
+    QTRY_VERIFY_WITH_TIMEOUT(seeOther->done && temporary->done && permanent->done, 10000);
+    QCOMPARE(echoOf(*seeOther)[u"method"_s].toString(), u"GET"_s);
+    QCOMPARE(echoOf(*seeOther)[u"bodySize"_s].toInt(), 0);
+    QVERIFY(!echoOf(*seeOther)[u"headers"_s].toObject().contains(u"content-type"_s));
+    for (const auto &kept : {temporary, permanent}) {
+        QCOMPARE(kept->status, 200);
+        QCOMPARE(echoOf(*kept)[u"method"_s].toString(), u"POST"_s);
+        QCOMPARE(echoOf(*kept)[u"body"_s].toString(), u"payload"_s);
+    }
+    QCOMPARE(seeOther->attempts, 1);   // a hop is not a retry
+
+    // A HEAD stays a HEAD; the direct manager follows redirects as a QNetworkAccessManager does.
+    auto head = watch(s.send(QNetworkRequest(m_server->url(u"/redirect?n=2"_s)), "HEAD"));
+    QNetworkReply *direct = s.manager()->get(QNetworkRequest(m_server->url(u"/redirect?n=2"_s)));
+    QSignalSpy directDone(direct, &QNetworkReply::finished);
+    QVERIFY(directDone.wait(10000));
+    QCOMPARE(direct->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+    QCOMPARE(direct->url().path(), u"/fast"_s);
+    delete direct;
+    QTRY_VERIFY(head->done);
+    QCOMPARE(head->status, 200);
+    QCOMPARE(m_server->requestsReceived(u"/fast"_s), 2);
+}
+
+void TestNetworkRules::redirectPolicyOfTheRequestWins()
+{
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    QNetworkRequest manual(m_server->url(u"/redirect?n=2"_s));
+    manual.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::ManualRedirectPolicy);
+    QNetworkRequest sameOrigin(m_server->url(u"/redirect?n=1&to="_s
+                                             + QString::fromLatin1(QUrl::toPercentEncoding(
+                                                 u"http://localhost:%1/fast"_s.arg(m_server->port())))));
+    sameOrigin.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::SameOriginRedirectPolicy);
+    QNetworkRequest capped(m_server->url(u"/redirect?n=3"_s));
+    capped.setMaximumRedirectsAllowed(1);
+    auto a = watch(s.get(manual));
+    auto b = watch(s.get(sameOrigin));
+    auto c = watch(s.get(capped));
+    QTRY_VERIFY_WITH_TIMEOUT(a->done && b->done && c->done, 10000);
+    QCOMPARE(a->status, 302);
+    QCOMPARE(a->error, QNetworkReply::NoError);
+    QCOMPARE(b->error, QNetworkReply::InsecureRedirectError);
+    QVERIFY2(b->errorString.contains(u"another origin"_s), qPrintable(b->errorString));
+    QCOMPARE(c->error, QNetworkReply::TooManyRedirectsError);
+    QVERIFY2(c->errorString.contains(u"more than 1"_s), qPrintable(c->errorString));
+    QCOMPARE(m_server->requestsReceived(u"/fast"_s), 0);
+}
+
+void TestNetworkRules::redirectWhileDrainingIsFollowed()
+{
+    // A redirect that arrives after the stop belongs to a request in flight: the drain lets it
+    // finish. Nothing queued goes.
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.maxConcurrent = 1;
+    NetworkSession s(Svc, &ledger, o);
+    auto hop = watch(s.get(QNetworkRequest(m_server->url(u"/redirect?n=1&ms=300&to=/echo"_s))));
+    auto queued = watch(s.get(QNetworkRequest(m_server->url(u"/fast"_s))));
+    QTRY_COMPARE(m_server->requestsReceived(u"/redirect"_s), 1);
+    s.beginDrain();
+    QTRY_VERIFY(queued->done);
+    QVERIFY(!queued->sent);
+    QTRY_VERIFY_WITH_TIMEOUT(hop->done, 10000);
+    QCOMPARE(hop->status, 200);
+    QCOMPARE(echoOf(*hop)[u"path"_s].toString(), u"/echo"_s);
+    QCOMPARE(m_server->requestsReceived(u"/fast"_s), 0);
+    QCOMPARE(ledger.counts(Svc).completed, 1);
+}
+
+void TestNetworkRules::redirectDecision_data()
+{
+    QTest::addColumn<QString>("from");
+    QTest::addColumn<int>("status");
+    QTest::addColumn<QByteArray>("location");
+    QTest::addColumn<QByteArray>("verb");
+    QTest::addColumn<int>("policy");
+    QTest::addColumn<QString>("to");        // empty: not followed
+    QTest::addColumn<QByteArray>("nextVerb");
+    QTest::addColumn<bool>("crossOrigin");
+    QTest::addColumn<int>("error");
+    const int noLessSafe = QNetworkRequest::NoLessSafeRedirectPolicy;
+    const int sameOrigin = QNetworkRequest::SameOriginRedirectPolicy;
+    const int manual = QNetworkRequest::ManualRedirectPolicy;
+    const int ok = QNetworkReply::NoError;
+    QTest::newRow("relative") << u"http://a/x/y"_s << 302 << QByteArray("z?q=1") << QByteArray("GET") << noLessSafe
+                              << u"http://a/x/z?q=1"_s << QByteArray("GET") << false << ok;
+    QTest::newRow("absolute path") << u"http://a:81/x"_s << 301 << QByteArray("/b") << QByteArray("GET") << noLessSafe
+                                   << u"http://a:81/b"_s << QByteArray("GET") << false << ok;
+    QTest::newRow("303 post") << u"http://a/"_s << 303 << QByteArray("/r") << QByteArray("POST") << noLessSafe
+                              << u"http://a/r"_s << QByteArray("GET") << false << ok;
+    QTest::newRow("302 put") << u"http://a/"_s << 302 << QByteArray("/r") << QByteArray("PUT") << noLessSafe
+                             << u"http://a/r"_s << QByteArray("GET") << false << ok;
+    QTest::newRow("307 post") << u"http://a/"_s << 307 << QByteArray("/r") << QByteArray("POST") << noLessSafe
+                              << u"http://a/r"_s << QByteArray("POST") << false << ok;
+    QTest::newRow("308 delete") << u"http://a/"_s << 308 << QByteArray("/r") << QByteArray("DELETE") << noLessSafe
+                                << u"http://a/r"_s << QByteArray("DELETE") << false << ok;
+    QTest::newRow("head stays") << u"http://a/"_s << 301 << QByteArray("/r") << QByteArray("HEAD") << noLessSafe
+                                << u"http://a/r"_s << QByteArray("HEAD") << false << ok;
+    QTest::newRow("upgrade") << u"http://a/"_s << 301 << QByteArray("https://a/") << QByteArray("GET") << noLessSafe
+                             << u"https://a/"_s << QByteArray("GET") << true << ok;
+    QTest::newRow("other host") << u"https://a/"_s << 302 << QByteArray("https://b/") << QByteArray("GET") << noLessSafe
+                                << u"https://b/"_s << QByteArray("GET") << true << ok;
+    QTest::newRow("default port") << u"https://a/"_s << 302 << QByteArray("https://A:443/p") << QByteArray("GET") << sameOrigin
+                                  << u"https://a:443/p"_s << QByteArray("GET") << false << ok;
+    QTest::newRow("downgrade") << u"https://a/"_s << 302 << QByteArray("http://a/") << QByteArray("GET") << noLessSafe
+                               << QString() << QByteArray() << false << int(QNetworkReply::InsecureRedirectError);
+    QTest::newRow("same-origin") << u"http://a/"_s << 302 << QByteArray("http://a:8080/") << QByteArray("GET") << sameOrigin
+                                 << QString() << QByteArray() << false << int(QNetworkReply::InsecureRedirectError);
+    QTest::newRow("ftp") << u"http://a/"_s << 302 << QByteArray("ftp://a/f") << QByteArray("GET") << noLessSafe
+                         << QString() << QByteArray() << false << int(QNetworkReply::ProtocolUnknownError);
+    QTest::newRow("manual") << u"http://a/"_s << 302 << QByteArray("/r") << QByteArray("GET") << manual
+                            << QString() << QByteArray() << false << ok;
+    QTest::newRow("no location") << u"http://a/"_s << 302 << QByteArray() << QByteArray("GET") << noLessSafe
+                                 << QString() << QByteArray() << false << ok;
+    QTest::newRow("304") << u"http://a/"_s << 304 << QByteArray("/r") << QByteArray("GET") << noLessSafe
+                         << QString() << QByteArray() << false << ok;
+}
+
+void TestNetworkRules::redirectDecision()
+{
+    QFETCH(QString, from);
+    QFETCH(int, status);
+    QFETCH(QByteArray, location);
+    QFETCH(QByteArray, verb);
+    QFETCH(int, policy);
+    QFETCH(QString, to);
+    QFETCH(QByteArray, nextVerb);
+    QFETCH(bool, crossOrigin);
+    QFETCH(int, error);
+    const net::Redirect r = net::redirectFor(QUrl(from), status, location, verb, QNetworkRequest::RedirectPolicy(policy));
+    QCOMPARE(int(r.error), error);
+    QCOMPARE(r.url, to.isEmpty() ? QUrl() : QUrl(to));
+    QCOMPARE(r.verb, nextVerb);
+    QCOMPARE(r.crossOrigin, crossOrigin);
+    if (error != QNetworkReply::NoError)
+        QVERIFY(!r.reason.isEmpty());
+}
+
+void TestNetworkRules::httpsLanesVerifyAgainstTheHost()
+{
+    // Pools of 6 connections to one HTTPS host, 3 lanes on each manager (one per core): lane 1's
+    // peer name is the host, lane 2's the host in other letter case, and verification (and SNI)
+    // accepts them. An IP literal has two lanes (no name, and itself): it needs more managers.
+    if (!QSslSocket::supportsSsl())
+        QSKIP("no TLS backend");
+    const int cores = QThread::idealThreadCount();
+    if (cores > 16)
+        QSKIP("too many cores for a quick test of 3 lanes per manager");
+    const int pools = 2 * cores + 1;
+    const int n = 6 * pools;
+    for (const QString &host : {u"localhost"_s, u"127.0.0.1"_s}) {
+        TlsServer tls;
+        QVERIFY(tls.start());
+        tls.hold = true;
+        WorkLedger ledger;
+        NetworkOptions o = quickOptions();
+        o.caBundle = QStringLiteral(BERTH_SOURCE_DIR "/tests/data/ca.pem");
+        o.connectionsPerHost = n;
+        o.maxConcurrent = n;
+        o.http2 = false;   // HTTP/2 would share one connection; here each request holds its own
+        NetworkSession s(Svc, &ledger, o);
+        Outcomes outs;
+        for (int i = 0; i < n; ++i)
+            outs.append(watch(s.get(QNetworkRequest(tls.url(host)))));
+        QTRY_COMPARE_WITH_TIMEOUT(tls.requests, n, 20000);
+        QCOMPARE(tls.connections, n);
+        const int lanes = host == u"localhost"_s ? pools : 2;
+        QCOMPARE(s.managerCount(), std::max((pools + lanes - 1) / lanes, std::min(cores, pools)));
+        tls.release();
+        QTRY_VERIFY_WITH_TIMEOUT(allDone(outs), 20000);
+        for (const auto &out : std::as_const(outs)) {
+            QVERIFY2(out->error == QNetworkReply::NoError, qPrintable(host + u": "_s + out->errorString));
+            QCOMPARE(out->body, QByteArray("ok"));
+        }
+    }
+}
+
+void TestNetworkRules::secretsNeverInLedgerOrErrors()
+{
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.redactQuery = {u"tenant"_s};
+    o.retry.attempts = 1;
+    NetworkSession s(Svc, &ledger, o);
+    QUrl url = m_server->url(u"/status?code=500&api_key=K3Y&tenant=T3NANT&ok=visible"_s);
+    url.setUserName(u"user"_s);
+    url.setPassword(u"PA55"_s);
+    QNetworkRequest req(url);
+    req.setRawHeader("Authorization", "Bearer T0KEN");
+    req.setRawHeader("Cookie", "sid=C00KIE");
+    auto out = watch(s.get(req));
+    const QString dump = ledger.dumpText(Svc) + QString::fromUtf8(QJsonDocument(ledger.dumpJson(Svc)).toJson());
+    QTRY_VERIFY(out->done);
+    const QString all = dump + out->errorString;
+    for (const char *secret : {"K3Y", "T3NANT", "PA55", "T0KEN", "C00KIE"})
+        QVERIFY2(!all.contains(QLatin1String(secret)), qPrintable(all));
+    QVERIFY2(all.contains(u"ok=visible"_s), qPrintable(all));
+    QVERIFY2(out->errorString.contains(u"HTTP 500"_s), qPrintable(out->errorString));
+}
+
+void TestNetworkRules::tlsVerifiedAgainstSystemCas()
+{
+    if (!QSslSocket::supportsSsl())
+        QSKIP("no TLS backend");
+    TlsServer tls;
+    QVERIFY(tls.start());
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.retry.attempts = 1;
+    NetworkSession s(Svc, &ledger, o);
+    auto out = watch(s.get(QNetworkRequest(tls.url())));
+    QTRY_VERIFY_WITH_TIMEOUT(out->done, 10000);
+    QCOMPARE(out->error, QNetworkReply::SslHandshakeFailedError);
+    QVERIFY2(out->errorString.contains(u"TLS verification failed"_s), qPrintable(out->errorString));
+    QCOMPARE(out->status, 0);
+}
+
+void TestNetworkRules::caBundleAddsTrust()
+{
+    if (!QSslSocket::supportsSsl())
+        QSKIP("no TLS backend");
+    TlsServer tls;
+    QVERIFY(tls.start());
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.caBundle = QStringLiteral(BERTH_SOURCE_DIR "/tests/data/ca.pem");
+    NetworkSession s(Svc, &ledger, o);
+    auto out = watch(s.get(QNetworkRequest(tls.url())));
+    QTRY_VERIFY_WITH_TIMEOUT(out->done, 10000);
+    QVERIFY2(out->error == QNetworkReply::NoError, qPrintable(out->errorString));
+    QCOMPARE(out->status, 200);
+    QCOMPARE(out->body, QByteArray("ok"));
+}
+
+void TestNetworkRules::ignoreSslErrorsCannotTurnVerificationOff()
+{
+    if (!QSslSocket::supportsSsl())
+        QSKIP("no TLS backend");
+    TlsServer tls;
+    QVERIFY(tls.start());
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    QNetworkReply *reply = s.manager()->get(QNetworkRequest(tls.url()));
+    bool handlerRan = false;
+    connect(reply, &QNetworkReply::sslErrors, reply, [&handlerRan, reply] {
+        handlerRan = true;
+        reply->ignoreSslErrors();   // what a careless service does
+    });
+    QSignalSpy done(reply, &QNetworkReply::finished);
+    QVERIFY(done.wait(10000));
+    QVERIFY(handlerRan);
+    QVERIFY(reply->error() != QNetworkReply::NoError);
+    QCOMPARE(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 0);
+    delete reply;
+}
+
+void TestNetworkRules::redactUrl_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("plain") << u"http://h/p?a=1"_s << u"http://h/p?a=1"_s;
+    QTest::newRow("password") << u"https://u:pw@h/p"_s << u"https://u:***@h/p"_s;
+    QTest::newRow("builtin key") << u"http://h/p?token=abc&x=1"_s << u"http://h/p?token=REDACTED&x=1"_s;
+    QTest::newRow("case-insensitive") << u"http://h/p?Access_Token=abc"_s << u"http://h/p?Access_Token=REDACTED"_s;
+    QTest::newRow("configured key") << u"http://h/p?tenant=abc"_s << u"http://h/p?tenant=REDACTED"_s;
+    QTest::newRow("fragment dropped") << u"http://h/p#secret"_s << u"http://h/p"_s;
+    QTest::newRow("encoded key") << u"http://h/p?api%5Fkey=abc"_s << u"http://h/p?api_key=REDACTED"_s;
+}
+
+void TestNetworkRules::redactUrl()
+{
+    QFETCH(QString, url);
+    QFETCH(QString, expected);
+    QCOMPARE(NetworkSession::redact(QUrl(url), NetworkSession::builtinRedactedQuery() + QStringList{u"tenant"_s}), expected);
+}
+
+void TestNetworkRules::retryAfterParsing_data()
+{
+    QTest::addColumn<QByteArray>("value");
+    QTest::addColumn<int>("expectedMs");   // -1: unusable
+    QTest::newRow("seconds") << QByteArray("120") << 120000;
+    QTest::newRow("zero") << QByteArray("0") << 0;
+    QTest::newRow("spaces") << QByteArray(" 5 ") << 5000;
+    QTest::newRow("IMF-fixdate") << QByteArray("Sun, 06 Nov 1994 08:49:47 GMT") << 7000;
+    QTest::newRow("RFC 850") << QByteArray("Sunday, 06-Nov-94 08:49:47 GMT") << 7000;
+    QTest::newRow("asctime") << QByteArray("Sun Nov  6 08:49:47 1994") << 7000;
+    QTest::newRow("in the past") << QByteArray("Sun, 06 Nov 1994 08:49:00 GMT") << 0;
+    QTest::newRow("negative") << QByteArray("-5") << -1;
+    QTest::newRow("garbage") << QByteArray("soon") << -1;
+    QTest::newRow("empty") << QByteArray() << -1;
+}
+
+void TestNetworkRules::retryAfterParsing()
+{
+    QFETCH(QByteArray, value);
+    QFETCH(int, expectedMs);
+    const QDateTime now(QDate(1994, 11, 6), QTime(8, 49, 40), Qt::UTC);
+    const auto got = net::parseRetryAfter(value, now);
+    if (expectedMs < 0) {
+        QVERIFY(!got);
+    } else {
+        QVERIFY(got);
+        QCOMPARE(got->count(), expectedMs);
+    }
+}
+
+void TestNetworkRules::backoffIsFullJitterUnderCap()
+{
+    QCOMPARE(net::backoffDelay(1, 100ms, 10s, 0.0).count(), 0);
+    QCOMPARE(net::backoffDelay(1, 100ms, 10s, 0.999999).count(), 99);
+    QCOMPARE(net::backoffDelay(3, 100ms, 10s, 0.5).count(), 200);     // ceiling 400
+    QCOMPARE(net::backoffDelay(20, 100ms, 10s, 0.5).count(), 5000);   // ceiling capped at 10 s
+    QCOMPARE(net::backoffDelay(200, 100ms, 10s, 1.0).count(), 10000);
+}
+
+void TestNetworkRules::idempotentMethods()
+{
+    for (const char *v : {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE", "get"})
+        QVERIFY2(net::isIdempotent(v), v);
+    for (const char *v : {"POST", "PATCH", "CONNECT"})
+        QVERIFY2(!net::isIdempotent(v), v);
+}
+
+void TestNetworkRules::networkConfigIsValidated_data()
+{
+    QTest::addColumn<QByteArray>("network");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("ok") << QByteArray(R"({"transferTimeout": "5s", "retry": {"attempts": 5}})") << QString();
+    QTest::newRow("tls off") << QByteArray(R"({"insecure": true})") << u"services[0].network.insecure: TLS certificate verification cannot be turned off"_s;
+    QTest::newRow("unknown key") << QByteArray(R"({"maxConcurency": 4})") << u"did you mean \"maxConcurrent\""_s;
+    QTest::newRow("bad duration") << QByteArray(R"({"transferTimeout": "5x"})") << u"services[0].network.transferTimeout: bad duration"_s;
+    QTest::newRow("bad attempts") << QByteArray(R"({"retry": {"attempts": 0}})") << u"services[0].network.retry.attempts: expected a whole number from 1 to 100"_s;
+    QTest::newRow("base over cap") << QByteArray(R"({"retry": {"base": "2m", "cap": "1m"}})") << u"base 2m exceeds cap 1m"_s;
+    QTest::newRow("bad status") << QByteArray(R"({"retry": {"statuses": [200]}})") << u"retry.statuses[0]: expected an HTTP status"_s;
+    QTest::newRow("rate") << QByteArray(R"({"rateLimit": {"perSecond": 0}})") << u"rateLimit.perSecond: expected a number of requests per second greater than 0"_s;
+    QTest::newRow("redirects") << QByteArray(R"({"redirects": "always"})") << u"\"always\" is not one of"_s;
+    QTest::newRow("ca missing") << QByteArray(R"({"caBundle": "/nonexistent/ca.pem"})") << u"network.caBundle: cannot read /nonexistent/ca.pem"_s;
+    QTest::newRow("cache needs dir") << QByteArray(R"({"cache": {"maxMiB": 5}})") << u"network.cache: missing required key \"dir\""_s;
+}
+
+void TestNetworkRules::networkConfigIsValidated()
+{
+    QFETCH(QByteArray, network);
+    QFETCH(QString, expected);
+    ServiceRegistry types;
+    types.add(HttpFixtureService::type());
+    const QByteArray json = R"({"services": [{"name": "a", "type": "http-fixture", "network": )" + network + "}]}";
+    const ConfigResult r = parseConfig(json, u"test.json"_s, types);
+    if (expected.isEmpty()) {
+        QVERIFY(r.ok());
+        return;
+    }
+    QVERIFY(!r.ok());
+    QVERIFY2(r.errors.first().toString().contains(expected), qPrintable(r.errors.first().toString()));
+    QVERIFY2(r.errors.first().toString().startsWith(u"test.json:1:"_s), qPrintable(r.errors.first().toString()));
+}
+
+void TestNetworkRules::pollerConfigIsChecked_data()
+{
+    // What the schema's kinds cannot say, caught by `berth check` with file, line and key.
+    QTest::addColumn<QByteArray>("config");
+    QTest::addColumn<QString>("expected");   // empty: valid
+    QTest::newRow("ok") << QByteArray(R"({"url": ["http://a/x", "https://b/"], "concurrency": 10, "method": "PATCH",
+        "headers": {"X-Api-Key": "k"}})") << QString();
+    QTest::newRow("scheme") << QByteArray(R"({"url": "ftp://a/x"})")
+                            << u"services[0].config.url: \"ftp://a/x\" is not an http:// or https:// URL"_s;
+    QTest::newRow("list item") << QByteArray(R"({"url": ["http://a/", "a.example/path?token=s3cret"]})")
+                               << u"services[0].config.url: item 1: \"a.example/path?token=REDACTED\" is not an http"_s;
+    QTest::newRow("no host") << QByteArray(R"({"url": "http:///x"})") << u"is not an http:// or https:// URL with a host"_s;
+    QTest::newRow("empty list") << QByteArray(R"({"url": []})") << u"services[0].config.url: no URL to poll"_s;
+    QTest::newRow("concurrency") << QByteArray(R"({"url": "http://a/", "concurrency": 0})")
+                                 << u"services[0].config.concurrency: concurrency 0 is not from 1 to 100000"_s;
+    QTest::newRow("method") << QByteArray(R"({"url": "http://a/", "method": "GET /x"})")
+                            << u"services[0].config.method: \"GET /x\" is not an HTTP method"_s;
+    QTest::newRow("header value") << QByteArray(R"({"url": "http://a/", "headers": {"X-A": 1}})")
+                                  << u"services[0].config.headers: header \"X-A\": expected a string value"_s;
+    QTest::newRow("header name") << QByteArray(R"({"url": "http://a/", "headers": {"Bad Name": "v"}})")
+                                 << u"\"Bad Name\" is not a header name"_s;
+    QTest::newRow("header break") << QByteArray(R"({"url": "http://a/", "headers": {"X-A": "v\r\nX-B: w"}})")
+                                  << u"header \"X-A\": a value cannot contain a line break"_s;
+}
+
+void TestNetworkRules::pollerConfigIsChecked()
+{
+    QFETCH(QByteArray, config);
+    QFETCH(QString, expected);
+    ServiceRegistry types;
+    types.add(HttpPollerService::type());
+    const QByteArray json = "{\"services\": [\n  {\"name\": \"p\", \"type\": \"http-poller\",\n   \"config\": " + config + "}]}";
+    const ConfigResult r = parseConfig(json, u"test.json"_s, types);
+    if (expected.isEmpty()) {
+        QVERIFY2(r.ok(), qPrintable(r.errors.isEmpty() ? QString() : r.errors.first().toString()));
+        return;
+    }
+    QVERIFY(!r.ok());
+    QCOMPARE(r.errors.size(), 1);
+    QVERIFY2(r.errors.first().toString().contains(expected), qPrintable(r.errors.first().toString()));
+    QVERIFY2(r.errors.first().toString().startsWith(u"test.json:3:"_s), qPrintable(r.errors.first().toString()));
+}
+
+QTEST_MAIN(TestNetworkRules)
+#include "tst_networkrules.moc"
