@@ -1,0 +1,366 @@
+// Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+// bench_network parts 1 to 4, the client side: throughput, heap per request, 1 000 open connections, abortAll().
+#include "benchnet.h"
+
+#include <berth/networksession.h>
+#include <berth/workledger.h>
+
+#include <QtCore/QElapsedTimer>
+#include <QtCore/QEventLoop>
+#include <QtCore/QSocketNotifier>
+#include <QtCore/QThread>
+#include <QtNetwork/QNetworkAccessManager>
+#include <QtNetwork/QNetworkReply>
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <unistd.h>
+#include <vector>
+
+using namespace Qt::StringLiterals;
+using namespace berth;
+
+namespace benchnet {
+
+// ---- 1. throughput -----------------------------------------------------------------------------
+
+using Done = std::function<void()>;
+/// Starts one request; calls \a done when its answer has been read.
+using StartOne = std::function<void(const Done &done)>;
+
+int g_errors = 0;
+
+/// Requests per second for \a total requests, \a concurrency at a time.
+static double rate(int total, int concurrency, const StartOne &startOne)
+{
+    int started = 0;
+    int finished = 0;
+    QEventLoop loop;
+    Done done;
+    done = [&] {
+        ++finished;
+        if (started < total) {
+            ++started;
+            startOne(done);
+        } else if (finished == total) {
+            loop.quit();
+        }
+    };
+    QElapsedTimer t;
+    t.start();
+    for (int i = 0; i < concurrency && started < total; ++i) {
+        ++started;
+        startOne(done);
+    }
+    loop.exec();
+    return total / (double(t.nsecsElapsed()) / 1e9);
+}
+
+static StartOne bareGet(std::vector<Pool> pools)
+{
+    auto outstanding = std::make_shared<std::vector<int>>(pools.size(), 0);
+    return [pools, outstanding](const Done &done) {
+        // The pool with the fewest outstanding requests (what the session does too).
+        size_t best = 0;
+        for (size_t i = 1; i < pools.size(); ++i) {
+            if ((*outstanding)[i] < (*outstanding)[best])
+                best = i;
+        }
+        ++(*outstanding)[best];
+        QNetworkReply *reply = pools[best].first->get(pools[best].second);
+        QObject::connect(reply, &QNetworkReply::finished, reply, [reply, best, outstanding, done] {
+            --(*outstanding)[best];
+            if (reply->error() != QNetworkReply::NoError)
+                ++g_errors;
+            reply->readAll();
+            reply->deleteLater();
+            done();
+        });
+    };
+}
+
+static StartOne directGet(NetworkSession *session, const QNetworkRequest &request)
+{
+    return [session, request](const Done &done) {
+        QNetworkReply *reply = session->manager()->get(request);
+        QObject::connect(reply, &QNetworkReply::finished, reply, [reply, done] {
+            if (reply->error() != QNetworkReply::NoError)
+                ++g_errors;
+            reply->readAll();
+            reply->deleteLater();
+            done();
+        });
+    };
+}
+
+static StartOne sendGet(NetworkSession *session, const QNetworkRequest &request)
+{
+    return [session, request](const Done &done) {
+        NetworkCall *call = session->send(request);
+        QObject::connect(call, &NetworkCall::finished, call, [call, done] {
+            if (call->error() != QNetworkReply::NoError)
+                ++g_errors;
+            (void)call->body();
+            done();
+        });
+    };
+}
+
+Throughput measureThroughput(const QUrl &fast, int rounds, int perRound)
+{
+    constexpr int Concurrency = 64;
+    const QNetworkRequest request = requestFor(fast);
+    Throughput out;
+    // One variant: fresh managers (fresh connections), a warm-up, then the timed requests.
+    // \a pools pools of 6 connections over \a managers managers, round-robin (lane = index /
+    // managers): with managers < pools, the layout the session uses.
+    auto bare = [&](int managers, int poolCount) {
+        std::vector<QNetworkAccessManager *> ms;
+        std::vector<Pool> pools;
+        for (int i = 0; i < managers; ++i)
+            ms.push_back(new QNetworkAccessManager);
+        for (int p = 0; p < poolCount; ++p) {
+            QNetworkRequest r = request;
+            if (p >= managers)
+                r.setPeerVerifyName(u"lane-%1.invalid"_s.arg(p / managers));
+            pools.emplace_back(ms[size_t(p % managers)], r);
+        }
+        const StartOne one = bareGet(pools);
+        rate(128, Concurrency, one);
+        const double r = rate(perRound, Concurrency, one);
+        qDeleteAll(ms);
+        spin(20);
+        return r;
+    };
+    auto session = [&](int connectionsPerHost, bool direct, int *managers = nullptr) {
+        WorkLedger ledger;
+        auto *s = new NetworkSession(u"bench"_s, &ledger, sessionOptions(Concurrency, connectionsPerHost));
+        const StartOne one = direct ? directGet(s, request) : sendGet(s, request);
+        rate(128, Concurrency, one);
+        const double r = rate(perRound, Concurrency, one);
+        if (managers)
+            *managers = s->managerCount();
+        s->close();
+        delete s;
+        spin(20);
+        return r;
+    };
+    for (int round = 0; round < rounds; ++round) {
+        // The order rotates each round so that no variant always follows the same one.
+        double b1 = 0, s6 = 0, d6 = 0, s64 = 0, b11 = 0, bl = 0;
+        const std::function<void()> steps[] = {
+            [&] { b1 = bare(1, 1); },
+            [&] { s6 = session(6, false); },
+            [&] { d6 = session(6, true); },
+            [&] { s64 = session(64, false, &out.send64Managers); },
+            [&] { b11 = bare(11, 11); },
+            [&] { bl = bare(std::min(QThread::idealThreadCount(), 11), 11); },
+        };
+        for (int i = 0; i < 6; ++i)
+            steps[(i + round) % 6]();
+        out.bare1.push_back(b1);
+        out.send6.push_back(s6);
+        out.direct6.push_back(d6);
+        out.send64.push_back(s64);
+        out.bare11.push_back(b11);
+        out.bareLanes.push_back(bl);
+        out.rSend64vsLanes.push_back(s64 / bl);
+        out.rSend6.push_back(s6 / b1);
+        out.rDirect6.push_back(d6 / b1);
+        out.rSend64vsBare1.push_back(s64 / b1);
+        out.rSend64vsBare11.push_back(s64 / b11);
+    }
+    return out;
+}
+
+// ---- 2. memory per request in flight (child role "memory") -------------------------------------
+
+/// Heap bytes per request: \a issue(n) makes n requests to /never, \a teardown ends them all.
+static double bytesPerRequest(int n, const std::function<void(int)> &issue, const std::function<void()> &teardown)
+{
+    issue(8);   // the manager's thread, the first connections, the session's ledger row
+    settleHeap();
+    const qint64 before = heapBytes();
+    issue(n);
+    settleHeap();
+    const qint64 after = heapBytes();
+    teardown();
+    settleHeap(500);
+    return double(after - before) / n;
+}
+
+int memoryChild(const QUrl &never, int rounds)
+{
+    constexpr int N = 5000;
+    const QNetworkRequest request = requestFor(never);
+    std::vector<double> bare, bareTimeout, direct, send;
+    auto bareRun = [&](bool timeout) {
+        auto *m = new QNetworkAccessManager;
+        if (timeout)
+            m->setTransferTimeout(int(NetworkOptions().transferTimeout.count()));
+        QList<QNetworkReply *> replies;
+        return bytesPerRequest(N, [&](int n) { for (int i = 0; i < n; ++i) replies.append(m->get(request)); },
+                               [&] {
+                                   for (QNetworkReply *r : std::as_const(replies)) {
+                                       r->abort();
+                                       r->deleteLater();
+                                   }
+                                   spin(10);
+                                   delete m;
+                               });
+    };
+    auto sessionRun = [&](bool viaSend) {
+        auto *ledger = new WorkLedger;
+        auto *s = new NetworkSession(u"bench"_s, ledger, sessionOptions());
+        QList<QNetworkReply *> replies;
+        const double per = bytesPerRequest(N, [&](int n) {
+            for (int i = 0; i < n; ++i) {
+                if (viaSend)
+                    s->send(request);
+                else
+                    replies.append(s->manager()->get(request));
+            }
+        }, [&] {
+            s->abortAll();
+            for (QNetworkReply *r : std::as_const(replies))
+                r->deleteLater();
+            spin(10);
+            s->close();
+            delete s;
+            delete ledger;
+        });
+        return per;
+    };
+    for (int round = 0; round < rounds; ++round) {
+        bare.push_back(bareRun(false));
+        bareTimeout.push_back(bareRun(true));
+        direct.push_back(sessionRun(false));
+        send.push_back(sessionRun(true));
+    }
+    std::printf("memory bare=%.1f bareTimeout=%.1f direct=%.1f send=%.1f\n", median(bare), median(bareTimeout),
+                median(direct), median(send));
+    std::fflush(stdout);
+    return 0;
+}
+
+// ---- 3. + 4c. 1 000 open connections (child role "connections") --------------------------------
+
+int connectionsChild(const QUrl &never)
+{
+    constexpr int N = 1000;
+    if (HttpFixture::raiseOpenFileLimit() >= 0 && HttpFixture::raiseOpenFileLimit() < N + N / 6 + 100)
+        qFatal("the open-file limit is too low for %d connections", N);
+    WorkLedger ledger;
+    NetworkSession session(u"bench"_s, &ledger, sessionOptions(N, N));
+    const qint64 baseline = procStatus("VmRSS");
+    std::printf("baseline rss=%lld\n", baseline);
+    std::fflush(stdout);
+    const QNetworkRequest request = requestFor(never);
+    for (int i = 0; i < N; ++i)
+        session.send(request);
+    // The parent watches the server and writes a line once all 1 000 are open and pending there.
+    QSocketNotifier go(STDIN_FILENO, QSocketNotifier::Read);
+    QEventLoop loop;
+    QObject::connect(&go, &QSocketNotifier::activated, &loop, &QEventLoop::quit);
+    loop.exec();
+    char line[64];
+    (void)!::read(STDIN_FILENO, line, sizeof line);
+    const qint64 hwm = procStatus("VmHWM");
+    const qint64 rss = procStatus("VmRSS");
+    const qint64 threads = procStatus("Threads");
+    const qint64 heap = heapBytes();   // the main arena only, unless MALLOC_ARENA_MAX=1
+    const qint64 stacks = procStatus("VmStk");
+    const int inFlight = session.inFlight();
+    const int managers = session.managerCount();
+    QElapsedTimer t;
+    t.start();
+    session.abortAll();
+    const qint64 abortNs = t.nsecsElapsed();
+    t.restart();
+    session.close();
+    const qint64 closeNs = t.nsecsElapsed();
+    std::printf("open hwm=%lld rss=%lld threads=%lld inflight=%d managers=%d abort=%lld close=%lld heap=%lld stk=%lld\n",
+                hwm, rss, threads, inFlight, managers, abortNs, closeNs, heap, stacks);
+    std::fflush(stdout);
+    return 0;
+}
+
+// ---- 4. abortAll() with 10 000 in flight -------------------------------------------------------
+
+AbortTimes measureAbort(HttpFixture &server, const QUrl &never, int rounds)
+{
+    constexpr int N = 10000;
+    const QNetworkRequest request = requestFor(never);
+    AbortTimes out;
+    auto settled = [&] {   // the 6 connections of the round are open and waiting at the server
+        waitUntil([&] { return server.pendingResponses() >= 6; });
+        spin(50);
+    };
+    auto gone = [&] { waitUntil([&] { return server.connectionsOpen() == 0; }); };
+    QElapsedTimer t;
+    // A bare manager, abort() on each reply; \a timeout: with the session's 30 s transfer timeout
+    // (Qt gives each reply a timer for it).
+    auto bareAbort = [&](bool timeout) {
+        QNetworkAccessManager m;
+        if (timeout)
+            m.setTransferTimeout(int(NetworkOptions().transferTimeout.count()));
+        QList<QNetworkReply *> replies;
+        for (int i = 0; i < N; ++i)
+            replies.append(m.get(request));
+        settled();
+        t.start();
+        for (QNetworkReply *r : std::as_const(replies))
+            r->abort();
+        const double ms = double(t.nsecsElapsed()) / 1e6;
+        qDeleteAll(replies);
+        spin(20);
+        return ms;
+    };
+    // The four variants in a rotating order: none always runs first (or after another).
+    const std::function<void()> variants[] = {
+        [&] {   // default limits: 6 handed to Qt, 9 994 in the session's own queue
+            WorkLedger ledger;
+            NetworkSession s(u"bench"_s, &ledger, sessionOptions());
+            int finished = 0;
+            for (int i = 0; i < N; ++i)
+                QObject::connect(s.send(request), &NetworkCall::finished, &s, [&finished] { ++finished; });
+            settled();
+            t.start();
+            s.abortAll();
+            out.queued.push_back(double(t.nsecsElapsed()) / 1e6);
+            if (finished != N)
+                qFatal("abortAll (send): %d of %d calls finished", finished, N);
+            s.close();
+            spin(20);
+        },
+        [&] {   // direct use: all 10 000 handed to Qt, which holds all but 6 in its own queue
+            WorkLedger ledger;
+            NetworkSession s(u"bench"_s, &ledger, sessionOptions());
+            QList<QNetworkReply *> replies;
+            for (int i = 0; i < N; ++i)
+                replies.append(s.manager()->get(request));
+            settled();
+            t.start();
+            s.abortAll();
+            out.direct.push_back(double(t.nsecsElapsed()) / 1e6);
+            const auto running = std::count_if(replies.cbegin(), replies.cend(), [](QNetworkReply *r) { return r->isRunning(); });
+            if (running)
+                qFatal("abortAll (direct): %lld replies still running", qint64(running));
+            qDeleteAll(replies);
+            s.close();
+            spin(20);
+        },
+        [&] { out.bare.push_back(bareAbort(false)); },   // reference: a bare manager, abort() on each reply
+        [&] { out.bareTimeout.push_back(bareAbort(true)); },   // with the session's 30 s transfer timeout
+    };
+    for (int round = 0; round < rounds; ++round) {
+        for (int i = 0; i < 4; ++i) {
+            variants[(i + round) % 4]();
+            gone();
+        }
+    }
+    return out;
+}
+
+} // namespace benchnet
