@@ -2,49 +2,51 @@
 // Validation of a parsed configuration document: shape, service settings, each type's "config"
 // against its schema, and the "after" dependencies (unknown names, cycles). Every problem is
 // reported, not just the first, so one run shows the user everything to fix.
+// The network block is read in configvalidate_network.cpp, the "after" checks are in
+// configvalidate_deps.cpp; the Validator class is declared in configvalidate_p.h.
 #include "configvalidate_p.h"
-
-#include "config.h"
-#include "configjson.h"
 
 #include <berth/serviceregistry.h>
 
-#include <QtCore/QDir>
-#include <QtCore/QFile>
-#include <QtCore/QFileInfo>
-#include <QtCore/QHash>
 #include <QtCore/QJsonArray>
 #include <QtCore/QJsonObject>
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 
 using namespace Qt::StringLiterals;
 
 namespace berth {
 
+namespace configdetail {
+
 namespace {
 
 const QStringList TopKeys = {u"shutdown"_s, u"network"_s, u"services"_s};
-const QStringList NetworkKeys = {u"transferTimeout"_s, u"maxConcurrent"_s, u"connectionsPerHost"_s,
-                                 u"redirects"_s, u"maxRedirects"_s, u"http2"_s, u"retry"_s,
-                                 u"rateLimit"_s, u"cookieJar"_s, u"cache"_s, u"caBundle"_s,
-                                 u"redactQuery"_s};
-const QStringList RetryKeys = {u"attempts"_s, u"base"_s, u"cap"_s, u"nonIdempotent"_s, u"statuses"_s};
-const QStringList RateKeys = {u"perSecond"_s, u"burst"_s};
-const QStringList CacheKeys = {u"dir"_s, u"maxMiB"_s};
-const QStringList RedirectPolicies = {u"no-less-safe"_s, u"same-origin"_s, u"none"_s};
-// Keys people reach for to switch TLS verification off. It cannot be switched off.
-const QStringList InsecureKeys = {u"insecure"_s, u"verify"_s, u"tlsVerify"_s, u"verifyTls"_s,
-                                  u"sslVerify"_s, u"verifySsl"_s, u"ignoreSslErrors"_s,
-                                  u"ignoreTlsErrors"_s, u"tlsInsecure"_s};
 const QStringList ShutdownKeys = {u"deadline"_s, u"intakeDelay"_s, u"drain"_s, u"cancel"_s,
                                   u"reserve"_s};
 const QStringList ServiceKeys = {u"name"_s, u"type"_s, u"after"_s, u"startTimeout"_s,
                                  u"stopTimeout"_s, u"onFailure"_s, u"restartDelay"_s,
                                  u"restartMaxDelay"_s, u"restartLimit"_s, u"network"_s, u"config"_s};
 const QStringList FailurePolicies = {u"stop-host"_s, u"restart"_s, u"ignore"_s};
+
+QString quoted(const QStringList &items)
+{
+    QStringList out;
+    for (const QString &item : items)
+        out.append(u'"' + item + u'"');
+    return out.join(u", "_s);
+}
+
+bool isValidName(const QString &name)
+{
+    return std::all_of(name.cbegin(), name.cend(), [](QChar c) {
+        return (c >= u'a' && c <= u'z') || (c >= u'A' && c <= u'Z') || (c >= u'0' && c <= u'9')
+            || c == u'_' || c == u'.' || c == u'-';
+    });
+}
+
+} // namespace
 
 QString typeName(const QJsonValue &v)
 {
@@ -60,14 +62,6 @@ QString typeName(const QJsonValue &v)
     return u"nothing"_s;
 }
 
-QString quoted(const QStringList &items)
-{
-    QStringList out;
-    for (const QString &item : items)
-        out.append(u'"' + item + u'"');
-    return out.join(u", "_s);
-}
-
 QString didYouMean(const QString &word, const QStringList &candidates)
 {
     const QString s = suggestClosest(word, candidates);
@@ -80,529 +74,287 @@ bool isWholeNumber(const QJsonValue &v)
     return v.isDouble() && std::trunc(d) == d && std::abs(d) <= 9007199254740992.0;
 }
 
-bool isValidName(const QString &name)
+void Validator::run()
 {
-    return std::all_of(name.cbegin(), name.cend(), [](QChar c) {
-        return (c >= u'a' && c <= u'z') || (c >= u'A' && c <= u'Z') || (c >= u'0' && c <= u'9')
-            || c == u'_' || c == u'.' || c == u'-';
-    });
+    if (!m_doc.root.isObject()) {
+        error(QString(), u"expected an object at the top level, got %1"_s.arg(typeName(m_doc.root)));
+        return;
+    }
+    const QJsonObject root = m_doc.root.toObject();
+    checkKeys(root, QString(), TopKeys);
+    if (root.contains(u"shutdown"_s))
+        readShutdown(root.value(u"shutdown"_s));
+    if (root.contains(u"network"_s))
+        readNetwork(root.value(u"network"_s), u"network"_s, &m_result->config.network);
+    const QString servicesPath = u"services"_s;
+    if (!root.contains(servicesPath)) {
+        error(m_doc.valueAt(QString()), servicesPath, u"missing required key \"services\""_s);
+    } else if (expect(root.value(servicesPath), QJsonValue::Array, servicesPath)) {
+        const QJsonArray services = root.value(servicesPath).toArray();
+        if (services.isEmpty())
+            error(servicesPath, u"no services configured"_s);
+        for (qsizetype i = 0; i < services.size(); ++i)
+            readService(services.at(i), PositionedJson::element(servicesPath, i));
+        checkAfter();
+        checkCycles();
+    }
 }
 
-struct AfterRef
+void Validator::error(JsonPosition at, const QString &path, const QString &message)
 {
-    QString name;
-    QString path;
-};
+    m_result->errors.append({m_file, at.line, at.column, path, message});
+}
 
-class Validator
+void Validator::error(const QString &path, const QString &message)
 {
-public:
-    Validator(const PositionedJson &doc, const QString &file, const ServiceRegistry &types,
-              ConfigResult *result)
-        : m_doc(doc), m_file(file), m_types(types), m_result(result)
-    {
-    }
+    error(m_doc.valueAt(path), path, message);
+}
 
-    void run()
-    {
-        if (!m_doc.root.isObject()) {
-            error(QString(), u"expected an object at the top level, got %1"_s.arg(typeName(m_doc.root)));
-            return;
-        }
-        const QJsonObject root = m_doc.root.toObject();
-        checkKeys(root, QString(), TopKeys);
-        if (root.contains(u"shutdown"_s))
-            readShutdown(root.value(u"shutdown"_s));
-        if (root.contains(u"network"_s))
-            readNetwork(root.value(u"network"_s), u"network"_s, &m_result->config.network);
-        const QString servicesPath = u"services"_s;
-        if (!root.contains(servicesPath)) {
-            error(m_doc.valueAt(QString()), servicesPath, u"missing required key \"services\""_s);
-        } else if (expect(root.value(servicesPath), QJsonValue::Array, servicesPath)) {
-            const QJsonArray services = root.value(servicesPath).toArray();
-            if (services.isEmpty())
-                error(servicesPath, u"no services configured"_s);
-            for (qsizetype i = 0; i < services.size(); ++i)
-                readService(services.at(i), PositionedJson::element(servicesPath, i));
-            checkAfter();
-            checkCycles();
-        }
-    }
+bool Validator::expect(const QJsonValue &v, QJsonValue::Type type, const QString &path)
+{
+    if (v.type() == type)
+        return true;
+    error(path, u"expected %1, got %2"_s.arg(typeName(QJsonValue(type)), typeName(v)));
+    return false;
+}
 
-private:
-    void error(JsonPosition at, const QString &path, const QString &message)
-    {
-        m_result->errors.append({m_file, at.line, at.column, path, message});
+void Validator::checkKeys(const QJsonObject &obj, const QString &path, const QStringList &allowed,
+                          const QString &owner)
+{
+    for (auto it = obj.constBegin(); it != obj.constEnd(); ++it) {
+        if (allowed.contains(it.key()))
+            continue;
+        const QString keyPath = PositionedJson::member(path, it.key());
+        const QString hint = didYouMean(it.key(), allowed);
+        error(m_doc.keyAt(keyPath), keyPath,
+              u"unknown key \"%1\"%2%3"_s.arg(it.key(), owner,
+                                              hint.isEmpty() ? u"; known keys: "_s + allowed.join(u", "_s)
+                                                             : hint));
     }
-    void error(const QString &path, const QString &message)
-    {
-        error(m_doc.valueAt(path), path, message);
-    }
+}
 
-    bool expect(const QJsonValue &v, QJsonValue::Type type, const QString &path)
-    {
-        if (v.type() == type)
-            return true;
-        error(path, u"expected %1, got %2"_s.arg(typeName(QJsonValue(type)), typeName(v)));
+bool Validator::readDuration(const QJsonValue &v, const QString &path, Millis *out)
+{
+    if (!v.isString()) {
+        error(path, u"expected a duration string such as \"250ms\" or \"10s\", got %1"_s.arg(typeName(v)));
         return false;
     }
-
-    void checkKeys(const QJsonObject &obj, const QString &path, const QStringList &allowed,
-                   const QString &owner = QString())
-    {
-        for (auto it = obj.constBegin(); it != obj.constEnd(); ++it) {
-            if (allowed.contains(it.key()))
-                continue;
-            const QString keyPath = PositionedJson::member(path, it.key());
-            const QString hint = didYouMean(it.key(), allowed);
-            error(m_doc.keyAt(keyPath), keyPath,
-                  u"unknown key \"%1\"%2%3"_s.arg(it.key(), owner,
-                                                  hint.isEmpty() ? u"; known keys: "_s + allowed.join(u", "_s)
-                                                                 : hint));
-        }
-    }
-
-    bool readDuration(const QJsonValue &v, const QString &path, Millis *out)
-    {
-        if (!v.isString()) {
-            error(path, u"expected a duration string such as \"250ms\" or \"10s\", got %1"_s.arg(typeName(v)));
-            return false;
-        }
-        QString reason;
-        if (!parseDuration(v.toString(), out, &reason)) {
-            error(path, u"bad duration \"%1\": %2"_s.arg(v.toString(), reason));
-            return false;
-        }
-        return true;
-    }
-
-    /// Absent keys keep \a out; returns false only when the key is present and invalid.
-    bool readDuration(const QJsonObject &obj, const QString &parent, const QString &key, Millis *out)
-    {
-        return !obj.contains(key) || readDuration(obj.value(key), PositionedJson::member(parent, key), out);
-    }
-
-    bool checkEnum(const QJsonValue &v, const QString &path, const QStringList &choices)
-    {
-        if (!expect(v, QJsonValue::String, path))
-            return false;
-        if (choices.contains(v.toString()))
-            return true;
-        error(path, u"\"%1\" is not one of %2%3"_s.arg(v.toString(), quoted(choices),
-                                                      didYouMean(v.toString(), choices)));
+    QString reason;
+    if (!parseDuration(v.toString(), out, &reason)) {
+        error(path, u"bad duration \"%1\": %2"_s.arg(v.toString(), reason));
         return false;
     }
+    return true;
+}
 
-    bool checkStringList(const QJsonValue &v, const QString &path, const QString &expected)
-    {
-        if (!v.isArray()) {
-            error(path, u"expected %1, got %2"_s.arg(expected, typeName(v)));
-            return false;
-        }
-        bool ok = true;
-        const QJsonArray array = v.toArray();
-        for (qsizetype i = 0; i < array.size(); ++i)
-            ok = expect(array.at(i), QJsonValue::String, PositionedJson::element(path, i)) && ok;
-        return ok;
-    }
+/// Absent keys keep \a out; returns false only when the key is present and invalid.
+bool Validator::readDuration(const QJsonObject &obj, const QString &parent, const QString &key, Millis *out)
+{
+    return !obj.contains(key) || readDuration(obj.value(key), PositionedJson::member(parent, key), out);
+}
 
-    void readShutdown(const QJsonValue &value)
-    {
-        const QString path = u"shutdown"_s;
-        if (!expect(value, QJsonValue::Object, path))
-            return;
-        const QJsonObject obj = value.toObject();
-        checkKeys(obj, path, ShutdownKeys);
-        ShutdownConfig s;
-        Millis ShutdownConfig::*const fields[] = {&ShutdownConfig::deadline, &ShutdownConfig::intakeDelay,
-                                                  &ShutdownConfig::drain, &ShutdownConfig::cancel,
-                                                  &ShutdownConfig::reserve};
-        bool ok = true;
-        for (qsizetype i = 0; i < ShutdownKeys.size(); ++i)
-            ok = readDuration(obj, path, ShutdownKeys.at(i), &(s.*fields[i])) && ok;
-        m_result->config.shutdown = s;
-        if (!ok)
-            return;
-        const auto at = [&](const QString &key, const QString &fallback) {
-            return PositionedJson::member(path, obj.contains(key) ? key : fallback);
-        };
-        if (s.deadline.count() <= 0) {
-            error(at(u"deadline"_s, QString()), u"deadline must be greater than 0"_s);
-        } else if (s.reserve >= s.deadline) {
-            error(at(u"reserve"_s, u"deadline"_s),
-                  u"reserve %1 must be less than deadline %2"_s.arg(formatDuration(s.reserve),
-                                                                     formatDuration(s.deadline)));
-        } else if (const Millis sum = s.intakeDelay + s.drain + s.cancel + s.reserve; sum > s.deadline) {
-            error(path, u"intakeDelay %1 + drain %2 + cancel %3 + reserve %4 = %5 exceeds deadline %6"_s
-                            .arg(formatDuration(s.intakeDelay), formatDuration(s.drain),
-                                 formatDuration(s.cancel), formatDuration(s.reserve),
-                                 formatDuration(sum), formatDuration(s.deadline)));
-        }
-    }
-
-    bool readInt(const QJsonObject &obj, const QString &parent, const QString &key, int min, int max, int *out)
-    {
-        if (!obj.contains(key))
-            return true;
-        const QJsonValue v = obj.value(key);
-        const QString path = PositionedJson::member(parent, key);
-        if (!isWholeNumber(v) || v.toDouble() < min || v.toDouble() > max) {
-            error(path, u"expected a whole number from %1 to %2, got %3"_s.arg(min).arg(max)
-                            .arg(v.isDouble() ? QString::number(v.toDouble()) : typeName(v)));
-            return false;
-        }
-        *out = v.toInt();
+bool Validator::checkEnum(const QJsonValue &v, const QString &path, const QStringList &choices)
+{
+    if (!expect(v, QJsonValue::String, path))
+        return false;
+    if (choices.contains(v.toString()))
         return true;
-    }
+    error(path, u"\"%1\" is not one of %2%3"_s.arg(v.toString(), quoted(choices),
+                                                  didYouMean(v.toString(), choices)));
+    return false;
+}
 
-    /// A path in the config is relative to the config file's folder (a service's working
-    /// directory is often "/").
-    QString resolvePath(const QString &path) const
-    {
-        if (path.isEmpty() || QDir::isAbsolutePath(path))
-            return path;
-        const QFileInfo config(m_file);
-        return QDir(config.exists() ? config.absolutePath() : QDir::currentPath()).absoluteFilePath(path);
+bool Validator::checkStringList(const QJsonValue &v, const QString &path, const QString &expected)
+{
+    if (!v.isArray()) {
+        error(path, u"expected %1, got %2"_s.arg(expected, typeName(v)));
+        return false;
     }
+    bool ok = true;
+    const QJsonArray array = v.toArray();
+    for (qsizetype i = 0; i < array.size(); ++i)
+        ok = expect(array.at(i), QJsonValue::String, PositionedJson::element(path, i)) && ok;
+    return ok;
+}
 
-    bool readPath(const QJsonObject &obj, const QString &parent, const QString &key, QString *out)
-    {
-        if (!obj.contains(key))
-            return true;
-        const QString path = PositionedJson::member(parent, key);
-        if (!expect(obj.value(key), QJsonValue::String, path))
-            return false;
-        if (obj.value(key).toString().isEmpty()) {
-            error(path, u"must not be empty"_s);
-            return false;
-        }
-        *out = resolvePath(obj.value(key).toString());
-        return true;
+void Validator::readShutdown(const QJsonValue &value)
+{
+    const QString path = u"shutdown"_s;
+    if (!expect(value, QJsonValue::Object, path))
+        return;
+    const QJsonObject obj = value.toObject();
+    checkKeys(obj, path, ShutdownKeys);
+    ShutdownConfig s;
+    Millis ShutdownConfig::*const fields[] = {&ShutdownConfig::deadline, &ShutdownConfig::intakeDelay,
+                                              &ShutdownConfig::drain, &ShutdownConfig::cancel,
+                                              &ShutdownConfig::reserve};
+    bool ok = true;
+    for (qsizetype i = 0; i < ShutdownKeys.size(); ++i)
+        ok = readDuration(obj, path, ShutdownKeys.at(i), &(s.*fields[i])) && ok;
+    m_result->config.shutdown = s;
+    if (!ok)
+        return;
+    const auto at = [&](const QString &key, const QString &fallback) {
+        return PositionedJson::member(path, obj.contains(key) ? key : fallback);
+    };
+    if (s.deadline.count() <= 0) {
+        error(at(u"deadline"_s, QString()), u"deadline must be greater than 0"_s);
+    } else if (s.reserve >= s.deadline) {
+        error(at(u"reserve"_s, u"deadline"_s),
+              u"reserve %1 must be less than deadline %2"_s.arg(formatDuration(s.reserve),
+                                                                 formatDuration(s.deadline)));
+    } else if (const Millis sum = s.intakeDelay + s.drain + s.cancel + s.reserve; sum > s.deadline) {
+        error(path, u"intakeDelay %1 + drain %2 + cancel %3 + reserve %4 = %5 exceeds deadline %6"_s
+                        .arg(formatDuration(s.intakeDelay), formatDuration(s.drain),
+                             formatDuration(s.cancel), formatDuration(s.reserve),
+                             formatDuration(sum), formatDuration(s.deadline)));
     }
+}
 
-    void readNetwork(const QJsonValue &value, const QString &path, NetworkOptions *n)
-    {
-        if (!expect(value, QJsonValue::Object, path))
-            return;
-        const QJsonObject obj = value.toObject();
-        for (const QString &k : InsecureKeys) {
-            if (obj.contains(k)) {
-                const QString keyPath = PositionedJson::member(path, k);
-                error(m_doc.keyAt(keyPath), keyPath,
-                      u"TLS certificate verification cannot be turned off; to trust a private CA, "
-                      u"set \"caBundle\" to its PEM file"_s);
-            }
-        }
-        QJsonObject rest = obj;
-        for (const QString &k : InsecureKeys)
-            rest.remove(k);
-        checkKeys(rest, path, NetworkKeys);
-        readDuration(obj, path, u"transferTimeout"_s, &n->transferTimeout);
-        readInt(obj, path, u"maxConcurrent"_s, 1, 100000, &n->maxConcurrent);
-        readInt(obj, path, u"connectionsPerHost"_s, 1, 10000, &n->connectionsPerHost);
-        if (obj.contains(u"redirects"_s) && checkEnum(obj.value(u"redirects"_s), PositionedJson::member(path, u"redirects"_s), RedirectPolicies))
-            n->redirects = NetworkOptions::Redirects(RedirectPolicies.indexOf(obj.value(u"redirects"_s).toString()));
-        readInt(obj, path, u"maxRedirects"_s, 0, 100, &n->maxRedirects);
-        if (obj.contains(u"http2"_s) && expect(obj.value(u"http2"_s), QJsonValue::Bool, PositionedJson::member(path, u"http2"_s)))
-            n->http2 = obj.value(u"http2"_s).toBool();
-        if (obj.contains(u"retry"_s)) {
-            const QString rpath = PositionedJson::member(path, u"retry"_s);
-            if (expect(obj.value(u"retry"_s), QJsonValue::Object, rpath)) {
-                const QJsonObject r = obj.value(u"retry"_s).toObject();
-                checkKeys(r, rpath, RetryKeys);
-                readInt(r, rpath, u"attempts"_s, 1, 100, &n->retry.attempts);
-                const bool b = readDuration(r, rpath, u"base"_s, &n->retry.base);
-                const bool c = readDuration(r, rpath, u"cap"_s, &n->retry.cap);
-                if (b && c && n->retry.base > n->retry.cap)
-                    error(PositionedJson::member(rpath, r.contains(u"base"_s) ? u"base"_s : u"cap"_s),
-                          u"base %1 exceeds cap %2"_s.arg(formatDuration(n->retry.base), formatDuration(n->retry.cap)));
-                if (r.contains(u"nonIdempotent"_s)
-                    && expect(r.value(u"nonIdempotent"_s), QJsonValue::Bool, PositionedJson::member(rpath, u"nonIdempotent"_s)))
-                    n->retry.nonIdempotent = r.value(u"nonIdempotent"_s).toBool();
-                if (r.contains(u"statuses"_s)) {
-                    const QString spath = PositionedJson::member(rpath, u"statuses"_s);
-                    if (expect(r.value(u"statuses"_s), QJsonValue::Array, spath)) {
-                        const QJsonArray list = r.value(u"statuses"_s).toArray();
-                        QList<int> statuses;
-                        for (qsizetype i = 0; i < list.size(); ++i) {
-                            const QJsonValue v = list.at(i);
-                            if (!isWholeNumber(v) || v.toInt() < 400 || v.toInt() > 599)
-                                error(PositionedJson::element(spath, i), u"expected an HTTP status from 400 to 599"_s);
-                            else
-                                statuses.append(v.toInt());
-                        }
-                        n->retry.statuses = statuses;
-                    }
-                }
-            }
-        }
-        if (obj.contains(u"rateLimit"_s)) {
-            const QString rpath = PositionedJson::member(path, u"rateLimit"_s);
-            if (expect(obj.value(u"rateLimit"_s), QJsonValue::Object, rpath)) {
-                const QJsonObject r = obj.value(u"rateLimit"_s).toObject();
-                checkKeys(r, rpath, RateKeys);
-                if (!r.contains(u"perSecond"_s)) {
-                    error(rpath, u"missing required key \"perSecond\""_s);
-                } else if (const QJsonValue v = r.value(u"perSecond"_s); !v.isDouble() || v.toDouble() <= 0 || v.toDouble() > 1e6) {
-                    error(PositionedJson::member(rpath, u"perSecond"_s),
-                          u"expected a number of requests per second greater than 0, got %1"_s
-                              .arg(v.isDouble() ? QString::number(v.toDouble()) : typeName(v)));
-                } else {
-                    n->ratePerSecond = v.toDouble();
-                    n->rateBurst = std::max(1, int(std::ceil(n->ratePerSecond)));
-                }
-                readInt(r, rpath, u"burst"_s, 1, 1000000, &n->rateBurst);
-            }
-        }
-        readPath(obj, path, u"cookieJar"_s, &n->cookieJar);
-        if (obj.contains(u"cache"_s)) {
-            const QString cpath = PositionedJson::member(path, u"cache"_s);
-            if (expect(obj.value(u"cache"_s), QJsonValue::Object, cpath)) {
-                const QJsonObject c = obj.value(u"cache"_s).toObject();
-                checkKeys(c, cpath, CacheKeys);
-                if (!c.contains(u"dir"_s))
-                    error(cpath, u"missing required key \"dir\""_s);
-                readPath(c, cpath, u"dir"_s, &n->cacheDir);
-                int mib = int(n->cacheMaxBytes / (1024 * 1024));
-                if (readInt(c, cpath, u"maxMiB"_s, 1, 1024 * 1024, &mib))
-                    n->cacheMaxBytes = qint64(mib) * 1024 * 1024;
-            }
-        }
-        if (readPath(obj, path, u"caBundle"_s, &n->caBundle) && !n->caBundle.isEmpty()) {
-            QFile f(n->caBundle);
-            if (!f.open(QIODevice::ReadOnly))
-                error(PositionedJson::member(path, u"caBundle"_s),
-                      u"cannot read %1: %2"_s.arg(n->caBundle, f.errorString()));
-            else if (!f.readAll().contains("-----BEGIN CERTIFICATE-----"))
-                error(PositionedJson::member(path, u"caBundle"_s),
-                      u"%1 holds no PEM certificate (-----BEGIN CERTIFICATE-----)"_s.arg(n->caBundle));
-        }
-        if (obj.contains(u"redactQuery"_s)
-            && checkStringList(obj.value(u"redactQuery"_s), PositionedJson::member(path, u"redactQuery"_s),
-                               u"an array of query parameter names"_s)) {
-            for (const QJsonValue &v : obj.value(u"redactQuery"_s).toArray())
-                n->redactQuery.append(v.toString());
+void Validator::readService(const QJsonValue &value, const QString &path)
+{
+    if (!expect(value, QJsonValue::Object, path))
+        return;
+    const QJsonObject obj = value.toObject();
+    const auto key = [&](const QString &k) { return PositionedJson::member(path, k); };
+    checkKeys(obj, path, ServiceKeys);
+    ServiceConfig cfg;
+    bool nameOk = false;
+    if (!obj.contains(u"name"_s)) {
+        error(path, u"missing required key \"name\""_s);
+    } else if (expect(obj.value(u"name"_s), QJsonValue::String, key(u"name"_s))) {
+        cfg.name = obj.value(u"name"_s).toString();
+        if (cfg.name.isEmpty()) {
+            error(key(u"name"_s), u"service name must not be empty"_s);
+        } else if (!isValidName(cfg.name)) {
+            error(key(u"name"_s), u"service name \"%1\" may only contain letters, digits, '_', '.' and '-'"_s
+                                      .arg(cfg.name));
+        } else if (const auto first = m_byName.constFind(cfg.name); first != m_byName.constEnd()) {
+            const QString firstPath = PositionedJson::member(m_paths.at(*first), u"name"_s);
+            error(key(u"name"_s), u"duplicate service name \"%1\"; first used on line %2"_s
+                                      .arg(cfg.name).arg(m_doc.valueAt(firstPath).line));
+        } else {
+            nameOk = true;
         }
     }
 
-    void readService(const QJsonValue &value, const QString &path)
-    {
-        if (!expect(value, QJsonValue::Object, path))
-            return;
-        const QJsonObject obj = value.toObject();
-        const auto key = [&](const QString &k) { return PositionedJson::member(path, k); };
-        checkKeys(obj, path, ServiceKeys);
-        ServiceConfig cfg;
-        bool nameOk = false;
-        if (!obj.contains(u"name"_s)) {
-            error(path, u"missing required key \"name\""_s);
-        } else if (expect(obj.value(u"name"_s), QJsonValue::String, key(u"name"_s))) {
-            cfg.name = obj.value(u"name"_s).toString();
-            if (cfg.name.isEmpty()) {
-                error(key(u"name"_s), u"service name must not be empty"_s);
-            } else if (!isValidName(cfg.name)) {
-                error(key(u"name"_s), u"service name \"%1\" may only contain letters, digits, '_', '.' and '-'"_s
-                                          .arg(cfg.name));
-            } else if (const auto first = m_byName.constFind(cfg.name); first != m_byName.constEnd()) {
-                const QString firstPath = PositionedJson::member(m_paths.at(*first), u"name"_s);
-                error(key(u"name"_s), u"duplicate service name \"%1\"; first used on line %2"_s
-                                          .arg(cfg.name).arg(m_doc.valueAt(firstPath).line));
-            } else {
-                nameOk = true;
-            }
-        }
-
-        const ServiceType *type = nullptr;
-        if (!obj.contains(u"type"_s)) {
-            error(path, u"missing required key \"type\""_s);
-        } else if (expect(obj.value(u"type"_s), QJsonValue::String, key(u"type"_s))) {
-            cfg.type = obj.value(u"type"_s).toString();
-            type = m_types.find(cfg.type);
-            if (!type) {
-                error(key(u"type"_s), u"unknown service type \"%1\"; known types: %2%3"_s
-                                          .arg(cfg.type, m_types.names().join(u", "_s),
-                                               didYouMean(cfg.type, m_types.names())));
-            }
-        }
-
-        QList<AfterRef> refs;
-        if (obj.contains(u"after"_s)
-            && checkStringList(obj.value(u"after"_s), key(u"after"_s), u"an array of service names"_s)) {
-            const QJsonArray after = obj.value(u"after"_s).toArray();
-            for (qsizetype i = 0; i < after.size(); ++i) {
-                cfg.after.append(after.at(i).toString());
-                refs.append({cfg.after.last(), PositionedJson::element(key(u"after"_s), i)});
-            }
-        }
-
-        if (readDuration(obj, path, u"startTimeout"_s, &cfg.startTimeout) && cfg.startTimeout.count() == 0)
-            error(key(u"startTimeout"_s), u"startTimeout must be greater than 0"_s);
-        readDuration(obj, path, u"stopTimeout"_s, &cfg.stopTimeout);
-        if (obj.contains(u"onFailure"_s)
-            && checkEnum(obj.value(u"onFailure"_s), key(u"onFailure"_s), FailurePolicies)) {
-            cfg.onFailure = FailurePolicy(FailurePolicies.indexOf(obj.value(u"onFailure"_s).toString()));
-        }
-        const bool delayOk = readDuration(obj, path, u"restartDelay"_s, &cfg.restartDelay);
-        const bool maxOk = readDuration(obj, path, u"restartMaxDelay"_s, &cfg.restartMaxDelay);
-        if (delayOk && maxOk && cfg.restartDelay > cfg.restartMaxDelay) {
-            const bool own = obj.contains(u"restartDelay"_s);
-            error(key(own ? u"restartDelay"_s : u"restartMaxDelay"_s),
-                  u"restartDelay %1 exceeds restartMaxDelay %2"_s.arg(formatDuration(cfg.restartDelay),
-                                                                      formatDuration(cfg.restartMaxDelay)));
-        }
-        if (obj.contains(u"restartLimit"_s)) {
-            const QJsonValue limit = obj.value(u"restartLimit"_s);
-            if (!isWholeNumber(limit) || limit.toDouble() < 0 || limit.toDouble() > 1e9)
-                error(key(u"restartLimit"_s), u"expected a non-negative whole number, got %1"_s
-                                                  .arg(limit.isDouble() ? QString::number(limit.toDouble())
-                                                                        : typeName(limit)));
-            else
-                cfg.restartLimit = limit.toInt();
-        }
-        cfg.network = m_result->config.network;
-        if (obj.contains(u"network"_s))
-            readNetwork(obj.value(u"network"_s), key(u"network"_s), &cfg.network);
-        readTypeConfig(obj, path, type, &cfg);
-
-        if (nameOk)
-            m_byName.insert(cfg.name, m_result->config.services.size());
-        m_paths.append(path);
-        m_refs.append(refs);
-        m_result->config.services.append(cfg);
-    }
-
-    void readTypeConfig(const QJsonObject &obj, const QString &servicePath, const ServiceType *type,
-                        ServiceConfig *cfg)
-    {
-        const QString path = PositionedJson::member(servicePath, u"config"_s);
-        const bool present = obj.contains(u"config"_s);
-        if (present && !expect(obj.value(u"config"_s), QJsonValue::Object, path))
-            return;
-        cfg->config = obj.value(u"config"_s).toObject();
-        if (!type)
-            return;
-        const QString owner = u" for type \"%1\""_s.arg(type->name);
-        QStringList names;
-        for (const ConfigKey &k : type->schema)
-            names.append(k.name);
-        checkKeys(cfg->config, path, names, owner);
-        for (const ConfigKey &k : type->schema) {
-            if (cfg->config.contains(k.name))
-                checkValue(cfg->config.value(k.name), k, PositionedJson::member(path, k.name));
-            else if (k.required)
-                error(present ? path : servicePath, u"missing required key \"%1\"%2"_s.arg(k.name, owner));
+    const ServiceType *type = nullptr;
+    if (!obj.contains(u"type"_s)) {
+        error(path, u"missing required key \"type\""_s);
+    } else if (expect(obj.value(u"type"_s), QJsonValue::String, key(u"type"_s))) {
+        cfg.type = obj.value(u"type"_s).toString();
+        type = m_types.find(cfg.type);
+        if (!type) {
+            error(key(u"type"_s), u"unknown service type \"%1\"; known types: %2%3"_s
+                                      .arg(cfg.type, m_types.names().join(u", "_s),
+                                           didYouMean(cfg.type, m_types.names())));
         }
     }
 
-    void checkValue(const QJsonValue &v, const ConfigKey &key, const QString &path)
-    {
-        const qsizetype errorsBefore = m_result->errors.size();
-        Millis unused{};
-        switch (key.kind) {
-        case ConfigKey::Kind::String: expect(v, QJsonValue::String, path); break;
-        case ConfigKey::Kind::Bool: expect(v, QJsonValue::Bool, path); break;
-        case ConfigKey::Kind::Number: expect(v, QJsonValue::Double, path); break;
-        case ConfigKey::Kind::Object: expect(v, QJsonValue::Object, path); break;
-        case ConfigKey::Kind::Duration: readDuration(v, path, &unused); break;
-        case ConfigKey::Kind::Enum: checkEnum(v, path, key.choices); break;
-        case ConfigKey::Kind::StringList: checkStringList(v, path, u"an array of strings"_s); break;
-        case ConfigKey::Kind::StringOrList:
-            if (!v.isString())
-                checkStringList(v, path, u"a string or an array of strings"_s);
-            break;
-        case ConfigKey::Kind::Integer:
-            if (!isWholeNumber(v))
-                error(path, u"expected a whole number, got %1"_s.arg(v.isDouble() ? QString::number(v.toDouble())
-                                                                                   : typeName(v)));
-            break;
-        }
-        // The type's own rule, only for a value of the right kind.
-        if (key.check && m_result->errors.size() == errorsBefore) {
-            if (const QString problem = key.check(v); !problem.isEmpty())
-                error(path, problem);
+    QList<AfterRef> refs;
+    if (obj.contains(u"after"_s)
+        && checkStringList(obj.value(u"after"_s), key(u"after"_s), u"an array of service names"_s)) {
+        const QJsonArray after = obj.value(u"after"_s).toArray();
+        for (qsizetype i = 0; i < after.size(); ++i) {
+            cfg.after.append(after.at(i).toString());
+            refs.append({cfg.after.last(), PositionedJson::element(key(u"after"_s), i)});
         }
     }
 
-    void checkAfter()
-    {
-        const auto &services = m_result->config.services;
-        m_edges.resize(services.size());
-        for (qsizetype s = 0; s < services.size(); ++s) {
-            QStringList seen;
-            for (const AfterRef &ref : m_refs.at(s)) {
-                const auto target = m_byName.constFind(ref.name);
-                if (!ref.name.isEmpty() && ref.name == services.at(s).name) {
-                    error(ref.path, u"service \"%1\" cannot be after itself"_s.arg(ref.name));
-                } else if (target == m_byName.constEnd()) {
-                    QStringList others = m_byName.keys();
-                    others.removeOne(services.at(s).name);
-                    others.sort();
-                    error(ref.path, u"unknown service \"%1\"%2"_s.arg(ref.name, didYouMean(ref.name, others)));
-                } else if (seen.contains(ref.name)) {
-                    error(ref.path, u"service \"%1\" is listed twice"_s.arg(ref.name));
-                } else if (m_byName.value(services.at(s).name, -1) == s) {
-                    m_edges[s].append(*target);
-                }
-                seen.append(ref.name);
-            }
-        }
+    if (readDuration(obj, path, u"startTimeout"_s, &cfg.startTimeout) && cfg.startTimeout.count() == 0)
+        error(key(u"startTimeout"_s), u"startTimeout must be greater than 0"_s);
+    readDuration(obj, path, u"stopTimeout"_s, &cfg.stopTimeout);
+    if (obj.contains(u"onFailure"_s)
+        && checkEnum(obj.value(u"onFailure"_s), key(u"onFailure"_s), FailurePolicies)) {
+        cfg.onFailure = FailurePolicy(FailurePolicies.indexOf(obj.value(u"onFailure"_s).toString()));
     }
-
-    // Depth-first search in file order; every back edge closes one cycle. Each cycle is rotated
-    // to start at its earliest service so that the same loop is reported once, in the same words.
-    void checkCycles()
-    {
-        enum State { New, Open, Done };
-        QList<State> state(m_edges.size(), New);
-        QList<qsizetype> stack;
-        QList<QList<qsizetype>> cycles;
-        std::function<void(qsizetype)> visit = [&](qsizetype u) {
-            state[u] = Open;
-            stack.append(u);
-            for (qsizetype v : m_edges.at(u)) {
-                if (state.at(v) == New) {
-                    visit(v);
-                } else if (state.at(v) == Open) {
-                    QList<qsizetype> cycle = stack.mid(stack.indexOf(v));
-                    std::rotate(cycle.begin(), std::min_element(cycle.begin(), cycle.end()), cycle.end());
-                    if (!cycles.contains(cycle))
-                        cycles.append(cycle);
-                }
-            }
-            stack.removeLast();
-            state[u] = Done;
-        };
-        for (qsizetype i = 0; i < m_edges.size(); ++i) {
-            if (state.at(i) == New)
-                visit(i);
-        }
-        const auto &services = m_result->config.services;
-        for (const auto &cycle : std::as_const(cycles)) {
-            QStringList names;
-            for (qsizetype i : cycle)
-                names.append(services.at(i).name);
-            names.append(names.first());
-            const QString path = PositionedJson::member(m_paths.at(cycle.first()), u"after"_s);
-            error(m_doc.keyAt(path), path, u"dependency cycle: "_s + names.join(u" -> "_s));
-        }
+    const bool delayOk = readDuration(obj, path, u"restartDelay"_s, &cfg.restartDelay);
+    const bool maxOk = readDuration(obj, path, u"restartMaxDelay"_s, &cfg.restartMaxDelay);
+    if (delayOk && maxOk && cfg.restartDelay > cfg.restartMaxDelay) {
+        const bool own = obj.contains(u"restartDelay"_s);
+        error(key(own ? u"restartDelay"_s : u"restartMaxDelay"_s),
+              u"restartDelay %1 exceeds restartMaxDelay %2"_s.arg(formatDuration(cfg.restartDelay),
+                                                                  formatDuration(cfg.restartMaxDelay)));
     }
+    if (obj.contains(u"restartLimit"_s)) {
+        const QJsonValue limit = obj.value(u"restartLimit"_s);
+        if (!isWholeNumber(limit) || limit.toDouble() < 0 || limit.toDouble() > 1e9)
+            error(key(u"restartLimit"_s), u"expected a non-negative whole number, got %1"_s
+                                              .arg(limit.isDouble() ? QString::number(limit.toDouble())
+                                                                    : typeName(limit)));
+        else
+            cfg.restartLimit = limit.toInt();
+    }
+    cfg.network = m_result->config.network;
+    if (obj.contains(u"network"_s))
+        readNetwork(obj.value(u"network"_s), key(u"network"_s), &cfg.network);
+    readTypeConfig(obj, path, type, &cfg);
 
-    const PositionedJson &m_doc;
-    const QString m_file;
-    const ServiceRegistry &m_types;
-    ConfigResult *m_result;
-    QHash<QString, qsizetype> m_byName;   ///< valid, unique name -> index in services
-    QStringList m_paths;                  ///< per service: "services[i]"
-    QList<QList<AfterRef>> m_refs;        ///< per service: its "after" entries
-    QList<QList<qsizetype>> m_edges;      ///< per service: the services it is after
-};
+    if (nameOk)
+        m_byName.insert(cfg.name, m_result->config.services.size());
+    m_paths.append(path);
+    m_refs.append(refs);
+    m_result->config.services.append(cfg);
+}
 
-} // namespace
+void Validator::readTypeConfig(const QJsonObject &obj, const QString &servicePath, const ServiceType *type,
+                               ServiceConfig *cfg)
+{
+    const QString path = PositionedJson::member(servicePath, u"config"_s);
+    const bool present = obj.contains(u"config"_s);
+    if (present && !expect(obj.value(u"config"_s), QJsonValue::Object, path))
+        return;
+    cfg->config = obj.value(u"config"_s).toObject();
+    if (!type)
+        return;
+    const QString owner = u" for type \"%1\""_s.arg(type->name);
+    QStringList names;
+    for (const ConfigKey &k : type->schema)
+        names.append(k.name);
+    checkKeys(cfg->config, path, names, owner);
+    for (const ConfigKey &k : type->schema) {
+        if (cfg->config.contains(k.name))
+            checkValue(cfg->config.value(k.name), k, PositionedJson::member(path, k.name));
+        else if (k.required)
+            error(present ? path : servicePath, u"missing required key \"%1\"%2"_s.arg(k.name, owner));
+    }
+}
+
+void Validator::checkValue(const QJsonValue &v, const ConfigKey &key, const QString &path)
+{
+    const qsizetype errorsBefore = m_result->errors.size();
+    Millis unused{};
+    switch (key.kind) {
+    case ConfigKey::Kind::String: expect(v, QJsonValue::String, path); break;
+    case ConfigKey::Kind::Bool: expect(v, QJsonValue::Bool, path); break;
+    case ConfigKey::Kind::Number: expect(v, QJsonValue::Double, path); break;
+    case ConfigKey::Kind::Object: expect(v, QJsonValue::Object, path); break;
+    case ConfigKey::Kind::Duration: readDuration(v, path, &unused); break;
+    case ConfigKey::Kind::Enum: checkEnum(v, path, key.choices); break;
+    case ConfigKey::Kind::StringList: checkStringList(v, path, u"an array of strings"_s); break;
+    case ConfigKey::Kind::StringOrList:
+        if (!v.isString())
+            checkStringList(v, path, u"a string or an array of strings"_s);
+        break;
+    case ConfigKey::Kind::Integer:
+        if (!isWholeNumber(v))
+            error(path, u"expected a whole number, got %1"_s.arg(v.isDouble() ? QString::number(v.toDouble())
+                                                                               : typeName(v)));
+        break;
+    }
+    // The type's own rule, only for a value of the right kind.
+    if (key.check && m_result->errors.size() == errorsBefore) {
+        if (const QString problem = key.check(v); !problem.isEmpty())
+            error(path, problem);
+    }
+}
+
+} // namespace configdetail
 
 void validateConfig(const PositionedJson &doc, const QString &fileName, const ServiceRegistry &types,
                     ConfigResult *result)
 {
-    Validator(doc, fileName, types, result).run();
+    configdetail::Validator(doc, fileName, types, result).run();
 }
 
 } // namespace berth

@@ -1,17 +1,12 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-// HttpFixture over real sockets: every endpoint through a real QNetworkAccessManager, the counters,
-// 1 000 simultaneous connections, its own thread, and the http-fixture service in a real host.
-#include "builtin.h"
-#include "config.h"
+// HttpFixture over real sockets: every endpoint through a real QNetworkAccessManager, keep-alive,
+// caching, pipelining and malformed requests. Start and stop, the counters, 1 000 simultaneous
+// connections, its own thread and the http-fixture service are in tst_httpfixturelifecycle.cpp.
 #include "httpfixture.h"
-#include "servicehost.h"
-
-#include <berth/lifetime.h>
-#include <berth/serviceregistry.h>
+#include "httpfixturetestutil.h"
 
 #include <QtCore/QDateTime>
 #include <QtCore/QElapsedTimer>
-#include <QtCore/QJsonDocument>
 #include <QtCore/QJsonObject>
 #include <QtCore/QLocale>
 #include <QtCore/QRegularExpression>
@@ -24,63 +19,12 @@
 #include <QtTest/QTest>
 
 #include <memory>
-#include <vector>
 
 using namespace Qt::StringLiterals;
 using namespace berth;
+using namespace berth::fixturetest;
 
 namespace {
-
-struct Result
-{
-    int status = 0;
-    QNetworkReply::NetworkError error = QNetworkReply::NoError;
-    QByteArray body;
-    qint64 elapsedMs = 0;
-    int redirects = 0;
-    bool fromCache = false;
-    QList<QNetworkReply::RawHeaderPair> headers;
-
-    QByteArray header(QByteArrayView name) const
-    {
-        for (const auto &[k, v] : headers) {
-            if (QByteArrayView(k).compare(name, Qt::CaseInsensitive) == 0)
-                return v;
-        }
-        return {};
-    }
-    QJsonObject json() const { return QJsonDocument::fromJson(body).object(); }
-};
-
-/// One request, waited for (20 s at most: the machine may be loaded; status -1 if it timed out).
-/// GET and HEAD go through get() and head(): QNAM neither caches a custom request nor knows that
-/// a custom "HEAD" has no body.
-Result fetch(QNetworkAccessManager &nam, QNetworkRequest request, const QByteArray &method = "GET",
-             const QByteArray &body = {})
-{
-    Result r;
-    QElapsedTimer t;
-    t.start();
-    std::unique_ptr<QNetworkReply> reply(method == "GET" && body.isEmpty() ? nam.get(request)
-                                         : method == "HEAD"                ? nam.head(request)
-                                                                           : nam.sendCustomRequest(request, method, body));
-    QSignalSpy redirected(reply.get(), &QNetworkReply::redirected);
-    QSignalSpy finished(reply.get(), &QNetworkReply::finished);
-    if (!finished.wait(20000)) {
-        r.status = -1;
-        return r;
-    }
-    r.elapsedMs = t.elapsed();
-    r.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-    r.error = reply->error();
-    r.body = reply->readAll();
-    r.redirects = int(redirected.size());
-    r.fromCache = reply->attribute(QNetworkRequest::SourceIsFromCacheAttribute).toBool();
-    r.headers = reply->rawHeaderPairs();
-    return r;
-}
-
-Result get(QNetworkAccessManager &nam, const QUrl &url) { return fetch(nam, QNetworkRequest(url)); }
 
 /// Writes \a request on a raw socket and reads until \a until appears or the server closes.
 /// It runs the event loop (never a blocking wait): the server may live on this thread.
@@ -99,51 +43,6 @@ QByteArray rawExchange(quint16 port, const QByteArray &request, QByteArrayView u
     return in + s.readAll();
 }
 
-/// Captures log lines (the service logs its URL), passing them on to Qt Test's handler.
-class LogCapture
-{
-public:
-    LogCapture() { s_lines.clear(); s_previous = qInstallMessageHandler(handler); }
-    ~LogCapture() { qInstallMessageHandler(s_previous); }
-    static QString find(const QRegularExpression &re, int group)
-    {
-        for (const QString &line : std::as_const(s_lines)) {
-            if (const auto m = re.match(line); m.hasMatch())
-                return m.captured(group);
-        }
-        return {};
-    }
-
-private:
-    static void handler(QtMsgType type, const QMessageLogContext &ctx, const QString &msg)
-    {
-        s_lines.append(msg);
-        s_previous(type, ctx, msg);
-    }
-    static inline QStringList s_lines;
-    static inline QtMessageHandler s_previous = nullptr;
-};
-
-/// A host running one http-fixture service, as the berth binary would.
-struct HostRun
-{
-    ServiceRegistry registry;
-    Lifetime lifetime;
-    std::unique_ptr<ServiceHost> host;
-
-    bool load(const QByteArray &json)
-    {
-        registerBuiltinServices(registry);
-        const ConfigResult r = parseConfig(json, u"test.json"_s, registry);
-        for (const auto &e : r.errors)
-            qWarning().noquote() << e.toString();
-        if (!r.ok())
-            return false;
-        host = std::make_unique<ServiceHost>(r.config, registry, lifetime);
-        return true;
-    }
-};
-
 } // namespace
 
 class TestHttpFixture : public QObject
@@ -153,10 +52,6 @@ private Q_SLOTS:
     void init();
     void cleanup();
 
-    void refusesAddressesOffLoopback_data();
-    void refusesAddressesOffLoopback();
-    void reportsATakenPort();
-    void fastAndCounters();
     void keepAliveReusesOneConnection();
     void delayWaits();
     void neverRepliesAndCountsTheAbandon();
@@ -179,18 +74,6 @@ private Q_SLOTS:
     void pipelinedRequestsAnswerInOrder();
     void connectionCloseAndMalformedRequests();
     void unknownPathIsCountedByPath();
-    void arrivalTimesAndReset();
-    void pendingHooksAndCancel();
-    void drainLetsResponsesFinish();
-    void thousandConnectionsOpenAtOnce_data();
-    void thousandConnectionsOpenAtOnce();
-    void ownThreadServesWhileCallerBlocks();
-    void ownThreadStopsCleanlyWithWorkInFlight();
-
-    void serviceDrainsDelayedResponses();
-    void serviceCancelsNeverRequests();
-    void serviceReportsTakenPort();
-    void serviceRefusesOtherAddresses();
 
 private:
     std::unique_ptr<HttpFixture> m_fixture;
@@ -212,55 +95,6 @@ void TestHttpFixture::cleanup()
 {
     m_nam.reset();
     m_fixture.reset();
-}
-
-void TestHttpFixture::refusesAddressesOffLoopback_data()
-{
-    QTest::addColumn<QHostAddress>("address");
-    QTest::newRow("any IPv4") << QHostAddress(QHostAddress::AnyIPv4);
-    QTest::newRow("any") << QHostAddress(QHostAddress::Any);
-    QTest::newRow("another loopback address") << QHostAddress(u"127.0.0.2"_s);
-    QTest::newRow("a LAN address") << QHostAddress(u"192.168.1.10"_s);
-}
-
-void TestHttpFixture::refusesAddressesOffLoopback()
-{
-    QFETCH(QHostAddress, address);
-    HttpFixture f;
-    QVERIFY(!f.start(address));
-    QVERIFY(!f.startInThread(address));
-    QVERIFY2(f.errorString().contains(u"127.0.0.1 or ::1 only"_s), qPrintable(f.errorString()));
-    QVERIFY(!f.isListening());
-}
-
-void TestHttpFixture::reportsATakenPort()
-{
-    HttpFixture f;
-    QVERIFY(!f.start(QHostAddress(QHostAddress::LocalHost), m_fixture->port()));
-    QVERIFY2(f.errorString().contains(QString::number(m_fixture->port())), qPrintable(f.errorString()));
-    QVERIFY(!f.isListening());
-}
-
-void TestHttpFixture::fastAndCounters()
-{
-    QVERIFY(m_fixture->isListening());
-    QVERIFY(m_fixture->port() != 0);
-    QCOMPARE(m_fixture->url(u"/fast"_s).host(), u"127.0.0.1"_s);
-    const Result r = get(*m_nam, m_fixture->url(u"/fast"_s));
-    QCOMPARE(r.status, 200);
-    QCOMPARE(r.body, "ok\n");
-    QCOMPARE(get(*m_nam, m_fixture->url(u"/fast?size=1000"_s)).body, QByteArray(1000, 'x'));
-    QCOMPARE(m_fixture->requestsReceived(), 2);
-    QCOMPARE(m_fixture->requestsReceived(u"/fast"_s), 2);
-    QTRY_COMPARE(m_fixture->requestsCompleted(), 2);
-    QCOMPARE(m_fixture->requestsAbandoned(), 0);
-    QCOMPARE(m_fixture->requestsAborted(), 0);
-    QCOMPARE(m_fixture->requestsPerPath(), (QHash<QString, qint64>{{u"/fast"_s, 2}}));
-    QCOMPARE(m_fixture->connectionsAccepted(), 1);
-    QCOMPARE(m_fixture->connectionsOpen(), 1);
-    m_nam.reset();   // closes its connection
-    QTRY_COMPARE(m_fixture->connectionsOpen(), 0);
-    QCOMPARE(m_fixture->peakConnectionsOpen(), 1);
 }
 
 void TestHttpFixture::keepAliveReusesOneConnection()
@@ -573,243 +407,6 @@ void TestHttpFixture::unknownPathIsCountedByPath()
     QCOMPARE(m_fixture->requestsReceived(u"/nope"_s), 1);
     QCOMPARE(m_fixture->requestsReceived(u"/"_s), 1);
     QCOMPARE(m_fixture->requestsPerPath(), (QHash<QString, qint64>{{u"/nope"_s, 1}, {u"/"_s, 1}}));
-}
-
-void TestHttpFixture::arrivalTimesAndReset()
-{
-    const qint64 before = QDateTime::currentMSecsSinceEpoch();
-    for (int i = 0; i < 3; ++i)
-        get(*m_nam, m_fixture->url(u"/fast"_s));
-    const qint64 after = QDateTime::currentMSecsSinceEpoch();
-    const QList<qint64> times = m_fixture->arrivalTimesMs();
-    QCOMPARE(times.size(), 3);
-    for (qsizetype i = 0; i < times.size(); ++i) {
-        QVERIFY(times[i] >= before && times[i] <= after);
-        QVERIFY(i == 0 || times[i] >= times[i - 1]);
-    }
-    m_fixture->reset();
-    QCOMPARE(m_fixture->requestsReceived(), 0);
-    QCOMPARE(m_fixture->requestsReceived(u"/fast"_s), 0);
-    QCOMPARE(m_fixture->requestsCompleted(), 0);
-    QCOMPARE(m_fixture->connectionsAccepted(), 0);
-    QVERIFY(m_fixture->arrivalTimesMs().isEmpty());
-    QVERIFY(m_fixture->requestsPerPath().isEmpty());
-    QCOMPARE(m_fixture->connectionsOpen(), 1);   // the keep-alive connection stays
-    QCOMPARE(m_fixture->peakConnectionsOpen(), 1);
-}
-
-void TestHttpFixture::pendingHooksAndCancel()
-{
-    QList<quint64> started, ended;   // before f: its destructor still runs the hooks
-    QStringList descriptions;
-    HttpFixture f;
-    f.setPendingHooks([&](quint64 id, const QString &what) { started << id; descriptions << what; },
-                      [&](quint64 id) { ended << id; });
-    QVERIFY(f.start());
-    // A raw client: QNAM would send the request again on a new connection once this one closes.
-    QTcpSocket never;
-    never.connectToHost(QHostAddress::LocalHost, f.port());
-    never.write("GET /never HTTP/1.1\r\nHost: x\r\n\r\n");
-    QTRY_COMPARE_WITH_TIMEOUT(started.size(), 1, 10000);
-    QCOMPARE(descriptions.value(0), u"GET /never"_s);
-    QVERIFY(f.cancelPending(started[0]));
-    QCOMPARE(ended, started);   // synchronously, as a ledger cancel function expects
-    QVERIFY(!f.cancelPending(started[0]));
-    QTRY_COMPARE_WITH_TIMEOUT(never.state(), QAbstractSocket::UnconnectedState, 10000);
-    QCOMPARE(f.requestsAborted(), 1);
-    QCOMPARE(f.pendingResponses(), 0);
-    // A delayed response ends by itself.
-    QCOMPARE(get(*m_nam, f.url(u"/delay?ms=20"_s)).status, 200);
-    QCOMPARE(started.size(), 2);
-    QCOMPARE(ended, started);
-    QCOMPARE(descriptions.value(1), u"GET /delay?ms=20"_s);
-}
-
-void TestHttpFixture::drainLetsResponsesFinish()
-{
-    // A second keep-alive connection that is idle when the drain starts.
-    QTcpSocket idle;
-    idle.connectToHost(QHostAddress::LocalHost, m_fixture->port());
-    QVERIFY(idle.waitForConnected(10000));
-    std::unique_ptr<QNetworkReply> slow(m_nam->get(QNetworkRequest(m_fixture->url(u"/delay?ms=300"_s))));
-    QTRY_COMPARE_WITH_TIMEOUT(m_fixture->pendingResponses(), 1, 10000);
-    QTRY_COMPARE(m_fixture->connectionsOpen(), 2);
-    m_fixture->drain();
-    QVERIFY(!m_fixture->isListening());
-    QTRY_COMPARE_WITH_TIMEOUT(idle.state(), QAbstractSocket::UnconnectedState, 10000);
-    QTRY_VERIFY_WITH_TIMEOUT(slow->isFinished(), 10000);
-    QCOMPARE(slow->error(), QNetworkReply::NoError);
-    QCOMPARE(slow->readAll(), "delayed\n");
-    QCOMPARE(slow->rawHeader("Connection"), "close");
-    QTRY_COMPARE(m_fixture->connectionsOpen(), 0);
-    QCOMPARE(m_fixture->requestsCompleted(), 1);
-    QTcpSocket late;
-    late.connectToHost(QHostAddress::LocalHost, m_fixture->port());
-    QVERIFY(!late.waitForConnected(10000));
-}
-
-void TestHttpFixture::thousandConnectionsOpenAtOnce_data()
-{
-    QTest::addColumn<bool>("ownThread");
-    QTest::newRow("caller's thread") << false;
-    QTest::newRow("own thread") << true;
-}
-
-void TestHttpFixture::thousandConnectionsOpenAtOnce()
-{
-    QFETCH(bool, ownThread);
-    constexpr int N = 1000;
-    if (HttpFixture::raiseOpenFileLimit() < 2 * N + 300)
-        QSKIP("needs ~2 300 open files for the clients and the server in one process");
-    HttpFixture f;
-    QVERIFY(ownThread ? f.startInThread() : f.start());
-    std::vector<std::unique_ptr<QTcpSocket>> clients;
-    for (int i = 0; i < N; ++i) {
-        clients.push_back(std::make_unique<QTcpSocket>());
-        clients.back()->connectToHost(QHostAddress::LocalHost, f.port());
-    }
-    QTRY_COMPARE_WITH_TIMEOUT(f.connectionsOpen(), N, 60000);
-    QCOMPARE(f.peakConnectionsOpen(), N);
-    QCOMPARE(f.connectionsAccepted(), N);
-    for (auto &c : clients) {
-        QTRY_COMPARE_WITH_TIMEOUT(c->state(), QAbstractSocket::ConnectedState, 30000);
-        c->write("GET /never HTTP/1.1\r\nHost: x\r\n\r\n");
-    }
-    QTRY_COMPARE_WITH_TIMEOUT(f.pendingResponses(), N, 60000);
-    QCOMPARE(f.requestsReceived(u"/never"_s), N);
-    QCOMPARE(f.arrivalTimesMs().size(), N);
-    clients.clear();
-    QTRY_COMPARE_WITH_TIMEOUT(f.connectionsOpen(), 0, 60000);
-    QTRY_COMPARE_WITH_TIMEOUT(f.requestsAbandoned(), N, 10000);
-    QCOMPARE(f.pendingResponses(), 0);
-    QCOMPARE(f.peakConnectionsOpen(), N);
-}
-
-void TestHttpFixture::ownThreadServesWhileCallerBlocks()
-{
-    HttpFixture f;
-    QVERIFY(f.startInThread());
-    QVERIFY(f.isListening());
-    // Blocking calls on this thread: only a server on another thread can answer them.
-    QTcpSocket s;
-    s.connectToHost(QHostAddress::LocalHost, f.port());
-    QVERIFY(s.waitForConnected(10000));
-    s.write("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n");
-    QByteArray in;
-    QElapsedTimer t;
-    t.start();
-    while (!in.endsWith("ok\n") && t.elapsed() < 20000) {
-        s.waitForReadyRead(1000);
-        in += s.readAll();
-    }
-    QVERIFY2(in.startsWith("HTTP/1.1 200 OK"), in.constData());
-    QCOMPARE(f.requestsReceived(), 1);
-    QCOMPARE(f.connectionsOpen(), 1);
-}
-
-void TestHttpFixture::ownThreadStopsCleanlyWithWorkInFlight()
-{
-    auto f = std::make_unique<HttpFixture>();
-    QVERIFY(f->startInThread());
-    QCOMPARE(get(*m_nam, f->url(u"/fast"_s)).status, 200);
-    std::unique_ptr<QNetworkReply> delayed(m_nam->get(QNetworkRequest(f->url(u"/delay?ms=30000"_s))));
-    std::unique_ptr<QNetworkReply> trickle(m_nam->get(QNetworkRequest(f->url(u"/trickle?bytes=100000&every=10"_s))));
-    QTRY_COMPARE_WITH_TIMEOUT(f->pendingResponses(), 2, 10000);
-    f->stop();
-    QVERIFY(!f->isListening());
-    QCOMPARE(f->pendingResponses(), 0);
-    QCOMPARE(f->requestsAborted(), 2);
-    QCOMPARE(f->connectionsOpen(), 0);
-    QTRY_VERIFY_WITH_TIMEOUT(delayed->isFinished() && trickle->isFinished(), 10000);
-    QVERIFY(delayed->error() != QNetworkReply::NoError);
-    // It starts again, and its destructor stops a running thread too.
-    QVERIFY(f->startInThread());
-    QCOMPARE(get(*m_nam, f->url(u"/fast"_s)).status, 200);
-    std::unique_ptr<QNetworkReply> never(m_nam->get(QNetworkRequest(f->url(u"/never"_s))));
-    QTRY_COMPARE_WITH_TIMEOUT(f->pendingResponses(), 1, 10000);
-    f.reset();
-    QTRY_VERIFY_WITH_TIMEOUT(never->isFinished(), 10000);
-}
-
-// ---- the http-fixture service ------------------------------------------------------------------
-
-void TestHttpFixture::serviceDrainsDelayedResponses()
-{
-    LogCapture log;
-    HostRun run;
-    QVERIFY(run.load(R"({"shutdown":{"deadline":"10s","drain":"5s","cancel":"1s"},
-                         "services":[{"name":"web","type":"http-fixture"}]})"));
-    QSignalSpy ready(run.host.get(), &ServiceHost::allReady);
-    run.host->start();
-    QVERIFY(!ready.isEmpty() || ready.wait(10000));
-    const QString port = LogCapture::find(QRegularExpression(u"listening on http://127\\.0\\.0\\.1:(\\d+)$"_s), 1);
-    QVERIFY(!port.isEmpty());
-    const QUrl url(u"http://127.0.0.1:%1/delay?ms=400"_s.arg(port));
-    std::unique_ptr<QNetworkReply> reply(m_nam->get(QNetworkRequest(url)));
-    QTRY_COMPARE_WITH_TIMEOUT(run.host->ledger().activeCount(u"web"_s), 1, 10000);
-    QCOMPARE(run.host->ledger().snapshot(u"web"_s).value(0).name, u"GET /delay?ms=400"_s);
-    run.lifetime.requestStop({u"test"_s, {}});
-    QTRY_VERIFY_WITH_TIMEOUT(reply->isFinished(), 10000);
-    QCOMPARE(reply->error(), QNetworkReply::NoError);
-    QCOMPARE(reply->readAll(), "delayed\n");
-    QTRY_VERIFY_WITH_TIMEOUT(run.host->isFinished(), 10000);
-    QCOMPARE(run.host->exitCode(), 0);
-    const WorkCounts c = run.host->ledger().counts(u"web"_s);
-    QCOMPARE(c.drained, 1);
-    QCOMPARE(c.cancelled, 0);
-    QCOMPARE(c.leaked, 0);
-    QTcpSocket late;
-    late.connectToHost(QHostAddress::LocalHost, port.toUShort());
-    QVERIFY(!late.waitForConnected(10000));
-}
-
-void TestHttpFixture::serviceCancelsNeverRequests()
-{
-    LogCapture log;
-    HostRun run;
-    QVERIFY(run.load(R"({"shutdown":{"deadline":"10s","drain":"200ms","cancel":"2s"},
-                         "services":[{"name":"web","type":"http-fixture"}]})"));
-    QSignalSpy ready(run.host.get(), &ServiceHost::allReady);
-    run.host->start();
-    QVERIFY(!ready.isEmpty() || ready.wait(10000));
-    const QString port = LogCapture::find(QRegularExpression(u"listening on http://127\\.0\\.0\\.1:(\\d+)$"_s), 1);
-    QVERIFY(!port.isEmpty());
-    std::vector<std::unique_ptr<QNetworkReply>> replies;
-    for (int i = 0; i < 3; ++i)
-        replies.emplace_back(m_nam->get(QNetworkRequest(QUrl(u"http://127.0.0.1:%1/never?i=%2"_s.arg(port).arg(i)))));
-    QTRY_COMPARE_WITH_TIMEOUT(run.host->ledger().activeCount(u"web"_s), 3, 10000);
-    run.lifetime.requestStop({u"test"_s, {}});
-    QTRY_VERIFY_WITH_TIMEOUT(run.host->isFinished(), 10000);
-    QCOMPARE(run.host->exitCode(), 0);   // cancelling on time is a clean stop
-    const WorkCounts c = run.host->ledger().counts(u"web"_s);
-    QCOMPARE(c.cancelled, 3);
-    QCOMPARE(c.leaked, 0);
-    for (const auto &r : replies) {
-        QTRY_VERIFY_WITH_TIMEOUT(r->isFinished(), 10000);
-        QVERIFY(r->error() != QNetworkReply::NoError);
-    }
-}
-
-void TestHttpFixture::serviceReportsTakenPort()
-{
-    HostRun run;
-    const QByteArray port = QByteArray::number(m_fixture->port());
-    QVERIFY(run.load(R"({"services":[{"name":"web","type":"http-fixture","config":{"port":)" + port + "}}]}"));
-    run.host->start();
-    QTRY_VERIFY_WITH_TIMEOUT(run.host->isFinished(), 10000);
-    QCOMPARE(run.host->exitCode(), 1);
-    QVERIFY2(run.host->report().contains(u"127.0.0.1:"_s + QString::fromLatin1(port)), qPrintable(run.host->report()));
-}
-
-void TestHttpFixture::serviceRefusesOtherAddresses()
-{
-    ServiceRegistry registry;
-    registerBuiltinServices(registry);
-    const ConfigResult r = parseConfig(
-        R"({"services":[{"name":"web","type":"http-fixture","config":{"address":"0.0.0.0"}}]})", u"t.json"_s, registry);
-    QVERIFY(!r.ok());
-    QVERIFY(!parseConfig(R"({"services":[{"name":"web","type":"http-fixture","config":{"address":"::1","port":0}}]})",
-                         u"t.json"_s, registry).errors.size());
 }
 
 QTEST_GUILESS_MAIN(TestHttpFixture)
