@@ -255,8 +255,9 @@ void TestHttpFixtureLifecycle::thousandConnectionsOpenAtOnce()
 {
     QFETCH(bool, ownThread);
     constexpr int N = 1000;
-    if (HttpFixture::raiseOpenFileLimit() < 2 * N + 300)
-        QSKIP("needs ~2 300 open files for the clients and the server in one process");
+    if (const qint64 limit = HttpFixture::raiseOpenFileLimit(); limit < 2 * N + 300)
+        QSKIP(qPrintable(u"needs ~2 300 open files for the clients and the server in one process; the hard "
+                         u"limit here is %1 (raise it with `ulimit -Hn` or LimitNOFILE)"_s.arg(limit)));
     HttpFixture f;
     QVERIFY(ownThread ? f.startInThread() : f.start());
     std::vector<std::unique_ptr<QTcpSocket>> clients;

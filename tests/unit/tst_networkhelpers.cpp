@@ -6,10 +6,12 @@
 #include <berth/serviceregistry.h>
 
 #include "config.h"
+#include "networksession_p.h"
 #include "httpfixture.h"
 #include "httppoller.h"
 
 #include <QtCore/QDateTime>
+#include <QtCore/QSet>
 #include <QtTest/QTest>
 
 using namespace Qt::StringLiterals;
@@ -20,6 +22,8 @@ class TestNetworkHelpers : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
+    void laneNames_data();
+    void laneNames();
     void redirectDecision_data();
     void redirectDecision();
     void redactUrl_data();
@@ -245,6 +249,40 @@ void TestNetworkHelpers::pollerConfigIsChecked()
     QCOMPARE(r.errors.size(), 1);
     QVERIFY2(r.errors.first().toString().contains(expected), qPrintable(r.errors.first().toString()));
     QVERIFY2(r.errors.first().toString().startsWith(u"test.json:3:"_s), qPrintable(r.errors.first().toString()));
+}
+
+void TestNetworkHelpers::laneNames_data()
+{
+    // A lane's peer verify name: none on lane 0; for HTTPS the host in other letter cases (so
+    // verification and SNI, which compare case-insensitively, still check the real host).
+    QTest::addColumn<QString>("url");
+    QTest::addColumn<int>("lanes");
+    QTest::addColumn<QStringList>("names");   // lanes 0, 1, 2, ...
+    QTest::newRow("http") << u"http://127.0.0.1:8080/x"_s << netdetail::MaxLanes
+                          << QStringList{QString(), u"lane-1.berth.invalid"_s, u"lane-2.berth.invalid"_s};
+    QTest::newRow("https host") << u"https://ab.io/"_s << 1 + (1 << 4)
+                                << QStringList{QString(), u"ab.io"_s, u"Ab.io"_s, u"aB.io"_s, u"AB.io"_s, u"ab.Io"_s};
+    QTest::newRow("https ip") << u"https://127.0.0.1/"_s << 2 << QStringList{QString(), u"127.0.0.1"_s};
+    QTest::newRow("https long host") << u"https://example.internal/"_s << netdetail::MaxLanes
+                                     << QStringList{QString(), u"example.internal"_s, u"Example.internal"_s};
+}
+
+void TestNetworkHelpers::laneNames()
+{
+    QFETCH(QString, url);
+    QFETCH(int, lanes);
+    QFETCH(QStringList, names);
+    const QUrl u(url);
+    QCOMPARE(netdetail::lanesFor(u, false), lanes);
+    QCOMPARE(netdetail::lanesFor(u, true), 1);   // the caller's own peer name: one pool
+    QSet<QString> distinct;
+    for (int lane = 0; lane < names.size(); ++lane) {
+        QCOMPARE(netdetail::laneName(u, lane), names.at(lane));
+        distinct.insert(netdetail::laneName(u, lane));
+        if (u.scheme() == u"https"_s && lane > 0)
+            QCOMPARE(netdetail::laneName(u, lane).toLower(), u.host());
+    }
+    QCOMPARE(distinct.size(), names.size());   // each lane is a pool of its own
 }
 
 QTEST_MAIN(TestNetworkHelpers)

@@ -1,9 +1,9 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // NetworkSession against a real HTTP server on 127.0.0.1 (HttpFixture, served from its own
 // thread): every lifecycle transition, each retry against the server, refusal while draining,
-// the leak report, the limits (concurrency, rate, transfer timeout), cookies and the disk cache,
-// and that direct use of the manager is tracked as well. Redirects, TLS, redaction and the
-// configuration checks are in tst_networkrules.cpp.
+// the leak report, the limits (concurrency, rate, transfer timeout), and that direct use of the
+// manager is tracked as well. Redirects, TLS, secrets, cookies, the disk cache and close are in
+// tst_networkrules.cpp; the pure rules and the configuration checks in tst_networkhelpers.cpp.
 #include <berth/networksession.h>
 #include <berth/servicecontext.h>
 #include <berth/workledger.h>
@@ -57,10 +57,6 @@ private Q_SLOTS:
     void retryWaitIsLedgerEntryAndEndsOnDrain();
     void transferTimeoutFailsAStalledTransfer();
     void rateLimitSpacesRequests();
-    void resetMidBodyIsAnError();
-    void cookieJarPersistsAcrossSessions();
-    void diskCacheServesSecondRequest();
-    void contextSessionClosesInClose();
 
 private:
     HttpFixture *m_server = nullptr;
@@ -490,81 +486,6 @@ void TestNetworkSession::rateLimitSpacesRequests()
     // 4 more tokens at 20/s take at least 200 ms: a lower bound, never flaky.
     QVERIFY2(t.elapsed() >= 190, qPrintable(QString::number(t.elapsed())));
     QCOMPARE(m_server->requestsReceived(u"/fast"_s), 5);
-}
-
-void TestNetworkSession::resetMidBodyIsAnError()
-{
-    WorkLedger ledger;
-    NetworkOptions o = quickOptions();
-    o.retry.attempts = 2;
-    NetworkSession s(Svc, &ledger, o);
-    auto out = watch(s.get(QNetworkRequest(m_server->url(u"/reset?after=100"_s))));
-    QTRY_VERIFY(out->done);
-    QVERIFY2(out->error != QNetworkReply::NoError, qPrintable(u"status %1, %2 bytes, received %3"_s.arg(out->status).arg(out->body.size()).arg(m_server->requestsReceived(u"/reset"_s))));
-    QVERIFY2(out->attempts == 2, qPrintable(out->errorString));   // a connection reset is transient: retried once
-    QCOMPARE(ledger.activeCount(Svc), 0);
-}
-
-void TestNetworkSession::cookieJarPersistsAcrossSessions()
-{
-    QTemporaryDir dir;
-    const QString jar = dir.filePath(u"cookies.txt"_s);
-    WorkLedger ledger;
-    NetworkOptions o = quickOptions();
-    o.cookieJar = jar;
-    {
-        NetworkSession s(Svc, &ledger, o);
-        auto out = watch(s.get(QNetworkRequest(m_server->url(u"/cookie/set?sid=abc123"_s))));
-        QTRY_VERIFY(out->done);
-        QCOMPARE(out->status, 200);
-        QVERIFY(!QFile::exists(jar));   // flushed in close, not before
-        s.close();
-        QVERIFY(QFile::exists(jar));
-        QCOMPARE(QFile(jar).permissions() & (QFileDevice::ReadOther | QFileDevice::ReadGroup), QFileDevice::Permissions());
-    }
-    NetworkSession again(Svc, &ledger, o);
-    auto out = watch(again.get(QNetworkRequest(m_server->url(u"/cookie/get"_s))));
-    QTRY_VERIFY(out->done);
-    const QJsonObject got = QJsonDocument::fromJson(out->body).object();
-    QCOMPARE(got.value(u"cookies"_s).toObject().value(u"sid"_s).toString(), u"abc123"_s);
-}
-
-void TestNetworkSession::diskCacheServesSecondRequest()
-{
-    QTemporaryDir dir;
-    WorkLedger ledger;
-    NetworkOptions o = quickOptions();
-    o.cacheDir = dir.filePath(u"cache"_s);
-    NetworkSession s(Svc, &ledger, o);
-    auto first = watch(s.get(QNetworkRequest(m_server->url(u"/cache?maxAge=60"_s))));
-    QTRY_VERIFY(first->done);
-    QCOMPARE(first->status, 200);
-    auto second = watch(s.get(QNetworkRequest(m_server->url(u"/cache?maxAge=60"_s))));
-    QTRY_VERIFY(second->done);
-    QCOMPARE(second->body, first->body);
-    QCOMPARE(m_server->requestsReceived(u"/cache"_s), 1);   // the second came from the disk cache
-    s.close();
-    QVERIFY(!QDir(o.cacheDir).entryList(QDir::Dirs | QDir::NoDotAndDotDot).isEmpty());
-}
-
-void TestNetworkSession::contextSessionClosesInClose()
-{
-    WorkLedger ledger;
-    ServiceContext ctx(Svc, u"t"_s, {}, &ledger);
-    NetworkSession *s = ctx.network();
-    QCOMPARE(ctx.network(), s);
-    bool serviceClosedFirst = false;
-    ctx.onClose([&] { serviceClosedFirst = s->state() == NetworkSession::State::Open; });
-    QNetworkReply *r = s->manager()->get(QNetworkRequest(m_server->url(u"/never"_s)));
-    QTRY_COMPARE(m_server->requestsReceived(u"/never"_s), 1);
-    const QStringList errors = ctx.runCloseCallbacks();
-    QVERIFY(errors.isEmpty());
-    QVERIFY(serviceClosedFirst);   // the service's own close ran while its session was open
-    QCOMPARE(s->state(), NetworkSession::State::Closed);
-    QVERIFY(r->isFinished());
-    // A closed session is replaced on next use (a restarted service gets a fresh one).
-    QVERIFY(ctx.network() != s);
-    QCOMPARE(ctx.network()->state(), NetworkSession::State::Open);
 }
 
 QTEST_MAIN(TestNetworkSession)
