@@ -1,6 +1,6 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // Pure helpers of the network session: URL redaction, Retry-After, HTTP-dates, backoff.
-#include <berth/networksession.h>
+#include "networksession_p.h"
 
 #include <QtCore/QLocale>
 #include <QtCore/QTimeZone>
@@ -135,9 +135,9 @@ Redirect redirectFor(const QUrl &from, int status, const QByteArray &location, c
         r.reason = u"HTTP %1 redirects to the unsupported scheme \"%2\""_s.arg(status).arg(scheme);
         return r;
     }
-    const bool sameOrigin = scheme == from.scheme().toLower()
-        && target.host().compare(from.host(), Qt::CaseInsensitive) == 0
-        && target.port(scheme == u"https"_s ? 443 : 80) == from.port(from.scheme() == u"https"_s ? 443 : 80);
+    // The origin is what the session keys its pools by: scheme, host and port (QUrl keeps both
+    // scheme and host in lower case).
+    const bool sameOrigin = netdetail::hostKeyOf(target, {}) == netdetail::hostKeyOf(from, {});
     if (policy == QNetworkRequest::SameOriginRedirectPolicy && !sameOrigin) {
         r.error = QNetworkReply::InsecureRedirectError;
         r.reason = u"HTTP %1 redirects to another origin (%2://%3), and the policy is same-origin"_s
