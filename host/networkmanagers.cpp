@@ -121,7 +121,7 @@ void NetworkSession::Private::onCreated(TrackedManager *m, int managerIndex, QNe
         rec.direct = true;
         rec.file = directFile;
         rec.line = directLine;
-        if (onManager >= perManagerLimit) {
+        if (onManager >= m->sendLimit(rec.hostId, perManagerLimit)) {
             rec.overflow = true;
             m->overflow[rec.hostId].append(reply);
         }
@@ -171,6 +171,34 @@ void NetworkSession::Private::releaseSlot(ReplyRec &rec, QObject *reply)
     }
 }
 
+void NetworkSession::Private::onEncrypted(TrackedManager *m, QNetworkReply *reply)
+{
+#if QT_CONFIG(ssl)
+    if (reply->sslConfiguration().nextNegotiatedProtocol() != QSslConfiguration::ALPNProtocolHTTP2)
+        return;
+    const auto it = replies.constFind(reply);
+    if (it == replies.constEnd() || m->http2Hosts.contains(it->hostId))
+        return;
+    const int hostId = it->hostId;
+    m->http2Hosts.insert(hostId);
+    // Direct requests beyond HTTP/1.1's connections were counted as held back; as streams they
+    // are on their way now, up to the stream limit (drain lets them finish, as any sent).
+    auto over = m->overflow.find(hostId);
+    if (over == m->overflow.end())
+        return;
+    int sent = m->loadOf(hostId, 0) - int(over->size());
+    while (!over->isEmpty() && sent < m->sendLimit(hostId, perManagerLimit)) {
+        auto next = replies.find(over->takeFirst());
+        if (next != replies.end())
+            next->overflow = false;
+        ++sent;
+    }
+#else
+    Q_UNUSED(m);
+    Q_UNUSED(reply);
+#endif
+}
+
 TrackedManager *NetworkSession::Private::addManager(bool forDirect)
 {
     auto *m = new TrackedManager(q, int(managers.size()), forDirect);
@@ -190,6 +218,7 @@ TrackedManager *NetworkSession::Private::addManager(bool forDirect)
     }
     QObject::connect(m, &QNetworkAccessManager::finished, q, &NetworkSession::onReplyFinished);
 #if QT_CONFIG(ssl)
+    QObject::connect(m, &QNetworkAccessManager::encrypted, q, [this, m](QNetworkReply *reply) { onEncrypted(m, reply); });
     // Verification cannot be turned off, not even by a handler that calls ignoreSslErrors():
     // this connection is made before any reply exists, so it runs first and ends the reply.
     QObject::connect(m, &QNetworkAccessManager::sslErrors, q,

@@ -11,6 +11,7 @@
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QHash>
 #include <QtCore/QLoggingCategory>
+#include <QtCore/QSet>
 #include <QtCore/QTimer>
 #include <QtNetwork/QNetworkDiskCache>
 #if QT_CONFIG(ssl)
@@ -93,6 +94,9 @@ constexpr int MaxLanes = 1024;
 /// 1 000 connections drained ~10% faster over 8 threads than over 2 here, and each thread
 /// costs ~80 KiB and a join at close.
 constexpr int MaxConnectionsPerManager = 128;
+/// Streams Qt's HTTP/2 client opens at once on one connection before the server's SETTINGS
+/// say otherwise (Http2::maxConcurrentStreams, 100 in Qt 6.4); beyond it Qt queues.
+constexpr int Http2Streams = 100;
 int lanesFor(const QUrl &url, bool customPeerName);
 QString laneName(const QUrl &url, int lane);
 
@@ -114,10 +118,19 @@ public:
     /// Replies outstanding per host and lane: host id -> count per lane.
     QHash<int, std::vector<int>> load;
     QHash<int, QList<QObject *>> overflow; ///< direct replies Qt holds back (no free slot)
+    /// Hosts this manager speaks HTTP/2 with (ALPN chose "h2"): Qt sends their requests as
+    /// streams of one connection, up to Http2Streams at once, and holds back only the rest.
+    QSet<int> http2Hosts;
     int outstanding = 0;
     /// The manager of manager() (Qt follows redirects); send()'s managers follow none
     /// (the session does, hop by hop, for lanes and for its limits).
     const bool forDirect;
+
+    /// Requests Qt sends at once to \a hostId on one lane; beyond it, it holds them back.
+    int sendLimit(int hostId, int http1Limit) const
+    {
+        return http2Hosts.contains(hostId) ? std::max(http1Limit, Http2Streams) : http1Limit;
+    }
 
     int &loadOf(int hostId, int lane)
     {
@@ -293,6 +306,8 @@ struct NetworkSession::Private
     void finishCall(NetworkCall *call);
     void cancelQueued(NetworkCall *call, const QString &why);
     void releaseSlot(ReplyRec &rec, QObject *reply);
+    /// A new TLS connection of \a m: where ALPN chose HTTP/2, Qt sends what it held back.
+    void onEncrypted(TrackedManager *m, QNetworkReply *reply);
     void setState(State s)
     {
         if (state == s)

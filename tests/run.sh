@@ -6,7 +6,7 @@
 # Usage: tests/run.sh [normal|fallback|asan|windows|tsan]   (default: all but tsan, which is opt-in)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/installer/deps.sh"
+"$root/installer/deps.sh" python3-h2   # python3-h2: the HTTP/2 test server (tests/h2server.py)
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 which=${1:-all}

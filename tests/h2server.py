@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+# Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+"""A real HTTP/2 server on 127.0.0.1 for the network tests (tst_networkhttp2).
+
+TLS with ALPN: a client that offers "h2" gets HTTP/2 (hyper-h2, the python3-h2 package), one
+that offers only "http/1.1" gets a minimal HTTP/1.1 server, so a test can tell which protocol
+the client chose. Endpoints, by path:
+  /fast          200, body "<protocol>"  ("h2" or "http/1.1")
+  /delay?ms=N    the same after N ms
+  /never         no answer
+Every event is one line on stdout, read by the test:
+  listening <port>
+  conn <id> <protocol>            a connection, after ALPN
+  req <conn> <stream> <path>      a request arrived
+  done <conn> <stream>            its response was sent
+  reset <conn> <stream>           the client reset a stream whose answer was pending
+  closed <conn> <pending>         the connection closed with <pending> requests unanswered
+Usage: h2server.py <cert.pem> <key.pem>
+"""
+import asyncio
+import itertools
+import ssl
+import sys
+from urllib.parse import parse_qs, urlsplit
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+
+_ids = itertools.count(1)
+
+
+def say(*words):
+    print(*words, flush=True)
+
+
+def delay_of(path):
+    parts = urlsplit(path)
+    if parts.path == "/never":
+        return None
+    if parts.path == "/delay":
+        return int(parse_qs(parts.query).get("ms", ["0"])[0]) / 1000.0
+    return 0.0
+
+
+class H2Connection:
+    def __init__(self, reader, writer, cid):
+        self.reader, self.writer, self.cid = reader, writer, cid
+        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        self.pending = {}   # stream id -> task answering it
+
+    async def run(self):
+        self.conn.initiate_connection()
+        self.flush()
+        try:
+            while True:
+                data = await self.reader.read(65536)
+                if not data:
+                    break
+                try:
+                    events = self.conn.receive_data(data)
+                except h2.exceptions.ProtocolError:
+                    break
+                for event in events:
+                    self.handle(event)
+                self.flush()
+        except (ConnectionError, ssl.SSLError):
+            pass
+        for task in self.pending.values():
+            task.cancel()
+        say("closed", self.cid, len(self.pending))
+        self.writer.close()
+
+    def handle(self, event):
+        if isinstance(event, h2.events.RequestReceived):
+            path = dict(event.headers).get(b":path", b"/").decode()
+            say("req", self.cid, event.stream_id, path)
+            self.pending[event.stream_id] = asyncio.ensure_future(self.answer(event.stream_id, delay_of(path)))
+        elif isinstance(event, h2.events.StreamReset):
+            task = self.pending.pop(event.stream_id, None)
+            if task:
+                task.cancel()
+                say("reset", self.cid, event.stream_id)
+        elif isinstance(event, h2.events.ConnectionTerminated):
+            self.writer.close()
+
+    async def answer(self, stream_id, delay):
+        if delay is None:
+            await asyncio.Event().wait()   # never; cancelled by a reset or the close
+        await asyncio.sleep(delay)
+        if self.pending.pop(stream_id, None) is None:
+            return
+        body = b"h2"
+        try:
+            self.conn.send_headers(stream_id, [(":status", "200"), ("content-length", str(len(body))),
+                                               ("content-type", "text/plain")])
+            self.conn.send_data(stream_id, body, end_stream=True)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+            return
+        self.flush()
+        say("done", self.cid, stream_id)
+
+    def flush(self):
+        data = self.conn.data_to_send()
+        if data:
+            self.writer.write(data)
+
+
+async def http1(reader, writer, cid):
+    """Keep-alive HTTP/1.1 without bodies in requests: enough for GETs."""
+    stream = 0
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            stream += 1
+            path = head.split(b" ", 2)[1].decode()
+            say("req", cid, stream, path)
+            delay = delay_of(path)
+            if delay is None:
+                await reader.read()   # until the client goes
+                say("closed", cid, 1)
+                writer.close()
+                return
+            await asyncio.sleep(delay)
+            body = b"http/1.1"
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
+                         % (len(body), body))
+            await writer.drain()
+            say("done", cid, stream)
+    except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+        pass
+    say("closed", cid, 0)
+    writer.close()
+
+
+async def serve(reader, writer):
+    cid = next(_ids)
+    protocol = writer.get_extra_info("ssl_object").selected_alpn_protocol() or "http/1.1"
+    say("conn", cid, protocol)
+    if protocol == "h2":
+        await H2Connection(reader, writer, cid).run()
+    else:
+        await http1(reader, writer, cid)
+
+
+async def main(cert, key):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=context, backlog=512)
+    say("listening", server.sockets[0].getsockname()[1])
+    # Ends with stdin: the test closes it (or dies), and no server outlives its test.
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)
+    server.close()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit("usage: h2server.py <cert.pem> <key.pem>")
+    asyncio.run(main(sys.argv[1], sys.argv[2]))

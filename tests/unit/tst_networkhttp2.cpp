@@ -1,0 +1,287 @@
+// Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+// The network session over real HTTP/2: a TLS server on 127.0.0.1 that offers "h2" by ALPN
+// (tests/h2server.py, hyper-h2) and falls back to HTTP/1.1 for a client that does not. Checked
+// at the server: which protocol was spoken, every stream that arrived, answered or was reset.
+#include "networktestutil.h"
+
+#include <berth/networksession.h>
+#include <berth/workledger.h>
+
+#include <QtCore/QFileInfo>
+#include <QtCore/QProcess>
+#include <QtCore/QStandardPaths>
+#include <QtNetwork/QSslSocket>
+#include <QtTest/QSignalSpy>
+#include <QtTest/QTest>
+
+#include <algorithm>
+
+using namespace Qt::StringLiterals;
+using namespace berth;
+using namespace berth::nettest;
+
+namespace {
+
+/// tests/h2server.py in a process of its own, its stdout turned into counts.
+class H2Server
+{
+public:
+    ~H2Server()
+    {
+        m_proc.closeWriteChannel();   // the server ends with its stdin
+        if (!m_proc.waitForFinished(5000))
+            m_proc.kill();
+    }
+
+    /// The interpreter with the h2 module (python3-h2): Debian's, then the first on PATH.
+    static QString python()
+    {
+        QStringList candidates{u"/usr/bin/python3"_s};
+        const QString onPath = QStandardPaths::findExecutable(u"python3"_s);
+        if (!onPath.isEmpty())
+            candidates << onPath;
+        for (const QString &p : std::as_const(candidates)) {
+            if (QFileInfo(p).isExecutable()
+                && QProcess::execute(p, {u"-c"_s, u"import h2.connection"_s}) == 0)
+                return p;
+        }
+        return {};
+    }
+
+    bool start(QString *why)
+    {
+        const QString py = python();
+        if (py.isEmpty()) {
+            *why = u"no python3 with the h2 module (python3-h2; tests/run.sh installs it)"_s;
+            return false;
+        }
+        m_proc.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        QObject::connect(&m_proc, &QProcess::readyReadStandardOutput, [this] { readLines(); });
+        m_proc.start(py, {QStringLiteral(BERTH_SOURCE_DIR "/tests/h2server.py"),
+                          QStringLiteral(BERTH_SOURCE_DIR "/tests/data/server.pem"),
+                          QStringLiteral(BERTH_SOURCE_DIR "/tests/data/server.key")});
+        if (!m_proc.waitForStarted(5000) || !QTest::qWaitFor([this] { return port > 0; }, 10000)) {
+            *why = u"tests/h2server.py did not start: "_s + m_proc.errorString();
+            return false;
+        }
+        return true;
+    }
+
+    QUrl url(const QString &path) const { return QUrl(u"https://127.0.0.1:%1%2"_s.arg(port).arg(path)); }
+
+    int port = 0;
+    QStringList protocols;   ///< per connection, in order
+    int requests = 0;
+    int answered = 0;
+    int resets = 0;          ///< streams the client reset while their answer was pending
+    int closedPending = 0;   ///< requests pending when their connection closed
+    int closed = 0;
+
+private:
+    void readLines()
+    {
+        while (m_proc.canReadLine()) {
+            const QList<QByteArray> w = m_proc.readLine().trimmed().split(' ');
+            if (w.value(0) == "listening")
+                port = w.value(1).toInt();
+            else if (w.value(0) == "conn")
+                protocols << QString::fromLatin1(w.value(2));
+            else if (w.value(0) == "req")
+                ++requests;
+            else if (w.value(0) == "done")
+                ++answered;
+            else if (w.value(0) == "reset")
+                ++resets;
+            else if (w.value(0) == "closed") {
+                ++closed;
+                closedPending += w.value(2).toInt();
+            }
+        }
+    }
+
+    QProcess m_proc;
+};
+
+NetworkOptions h2Options()
+{
+    NetworkOptions o = quickOptions();
+    o.caBundle = QStringLiteral(BERTH_SOURCE_DIR "/tests/data/ca.pem");
+    o.retry.attempts = 1;
+    return o;
+}
+
+} // namespace
+
+class TestNetworkHttp2 : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void init();
+    void http2WhereTheServerOffersIt();
+    void http2OffSpeaksHttp1();
+    void drainLetsEveryStreamFinish();
+    void drainLetsDirectStreamsFinish_data();
+    void drainLetsDirectStreamsFinish();
+    void directStreamsBeyondTheLimitAreHeldBack();
+    void cancelResetsTheStreamsAndCloseTheConnection();
+
+private:
+    std::unique_ptr<H2Server> m_server;
+};
+
+void TestNetworkHttp2::init()
+{
+    if (!QSslSocket::supportsSsl())
+        QSKIP("this Qt has no TLS backend (QSslSocket::supportsSsl() is false)");
+    m_server = std::make_unique<H2Server>();
+    QString why;
+    if (!m_server->start(&why))
+        QSKIP(qPrintable(why));
+}
+
+void TestNetworkHttp2::http2WhereTheServerOffersIt()
+{
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, h2Options());
+    auto out = watch(s.get(QNetworkRequest(m_server->url(u"/fast"_s))));
+    QTRY_VERIFY_WITH_TIMEOUT(out->done, 10000);
+    QVERIFY2(out->error == QNetworkReply::NoError, qPrintable(out->errorString));
+    QCOMPARE(out->body, QByteArray("h2"));
+    // Direct use of the manager too.
+    QNetworkReply *reply = s.manager()->get(QNetworkRequest(m_server->url(u"/fast"_s)));
+    QSignalSpy finished(reply, &QNetworkReply::finished);
+    QVERIFY(finished.wait(10000));
+    QCOMPARE(reply->readAll(), QByteArray("h2"));
+    QVERIFY(reply->attribute(QNetworkRequest::Http2WasUsedAttribute).toBool());
+    delete reply;
+    QVERIFY(!m_server->protocols.isEmpty());
+    QVERIFY2(std::all_of(m_server->protocols.cbegin(), m_server->protocols.cend(),
+                         [](const QString &p) { return p == u"h2"_s; }),
+             qPrintable(m_server->protocols.join(u' ')));
+    QCOMPARE(ledger.activeCount(Svc), 0);
+}
+
+void TestNetworkHttp2::http2OffSpeaksHttp1()
+{
+    WorkLedger ledger;
+    NetworkOptions o = h2Options();
+    o.http2 = false;
+    NetworkSession s(Svc, &ledger, o);
+    auto out = watch(s.get(QNetworkRequest(m_server->url(u"/fast"_s))));
+    QTRY_VERIFY_WITH_TIMEOUT(out->done, 10000);
+    QVERIFY2(out->error == QNetworkReply::NoError, qPrintable(out->errorString));
+    QCOMPARE(out->body, QByteArray("http/1.1"));
+    QCOMPARE(m_server->protocols, QStringList{u"http/1.1"_s});
+}
+
+void TestNetworkHttp2::drainLetsEveryStreamFinish()
+{
+    WorkLedger ledger;
+    NetworkOptions o = h2Options();
+    o.maxConcurrent = 20;
+    o.connectionsPerHost = 20;
+    NetworkSession s(Svc, &ledger, o);
+    const Outcomes outs = getMany(s, 20, m_server->url(u"/delay?ms=400"_s));
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->requests, 20, 10000);
+    ledger.markStopping(Svc);
+    s.beginDrain();
+    QTRY_VERIFY_WITH_TIMEOUT(allDone(outs), 10000);
+    for (const auto &out : outs) {
+        QVERIFY2(out->error == QNetworkReply::NoError, qPrintable(out->errorString));
+        QCOMPARE(out->body, QByteArray("h2"));
+    }
+    QCOMPARE(ledger.counts(Svc).drained, 20);
+    QTRY_COMPARE(m_server->answered, 20);
+    QCOMPARE(m_server->resets, 0);
+    QCOMPARE(m_server->requests, 20);
+}
+
+void TestNetworkHttp2::drainLetsDirectStreamsFinish_data()
+{
+    QTest::addColumn<bool>("warm");
+    QTest::newRow("first requests of the session") << false;
+    QTest::newRow("on a connection already made") << true;
+}
+
+void TestNetworkHttp2::drainLetsDirectStreamsFinish()
+{
+    // Direct use, more than 6 requests to one host: HTTP/1.1 would hold all but 6 back inside
+    // Qt, but HTTP/2 sends them all at once, as streams of one connection. Every one of them
+    // reached the server, so every one drains: none is cancelled as "never sent".
+    QFETCH(bool, warm);
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, h2Options());
+    if (warm) {
+        QNetworkReply *first = s.manager()->get(QNetworkRequest(m_server->url(u"/fast"_s)));
+        QSignalSpy firstDone(first, &QNetworkReply::finished);
+        QVERIFY(firstDone.wait(10000));
+        delete first;
+    }
+    const int before = m_server->requests;
+    QList<QNetworkReply *> replies;
+    for (int i = 0; i < 10; ++i)
+        replies.append(s.manager()->get(QNetworkRequest(m_server->url(u"/delay?ms=400"_s))));
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->requests - before, 10, 10000);
+    s.beginDrain();
+    QTRY_VERIFY_WITH_TIMEOUT(std::all_of(replies.cbegin(), replies.cend(), [](QNetworkReply *r) { return r->isFinished(); }),
+                             10000);
+    for (QNetworkReply *r : std::as_const(replies)) {
+        QVERIFY2(r->error() == QNetworkReply::NoError, qPrintable(r->errorString()));
+        QCOMPARE(r->readAll(), QByteArray("h2"));
+    }
+    QCOMPARE(ledger.counts(Svc).cancelled, 0);
+    QTRY_COMPARE(m_server->answered, m_server->requests);
+    QCOMPARE(m_server->resets, 0);
+    qDeleteAll(replies);
+}
+
+void TestNetworkHttp2::directStreamsBeyondTheLimitAreHeldBack()
+{
+    // Qt opens up to 100 streams at once on a connection; it holds back the rest, and those
+    // are cancelled in drain, never sent.
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, h2Options());
+    QList<QNetworkReply *> replies;
+    for (int i = 0; i < 110; ++i)
+        replies.append(s.manager()->get(QNetworkRequest(m_server->url(u"/delay?ms=600"_s))));
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->requests, 100, 10000);
+    QTest::qWait(100);
+    QCOMPARE(m_server->requests, 100);
+    s.beginDrain();
+    QTRY_VERIFY_WITH_TIMEOUT(std::all_of(replies.cbegin(), replies.cend(), [](QNetworkReply *r) { return r->isFinished(); }),
+                             10000);
+    int ok = 0;
+    for (QNetworkReply *r : std::as_const(replies))
+        ok += r->error() == QNetworkReply::NoError ? 1 : 0;
+    QCOMPARE(ok, 100);
+    QCOMPARE(ledger.counts(Svc).cancelled, 10);
+    QTRY_COMPARE(m_server->answered, 100);
+    QCOMPARE(m_server->requests, 100);   // the 10 held back never left
+    QCOMPARE(m_server->resets, 0);
+    qDeleteAll(replies);
+}
+
+void TestNetworkHttp2::cancelResetsTheStreamsAndCloseTheConnection()
+{
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, h2Options());
+    const Outcomes outs = getMany(s, 6, m_server->url(u"/never"_s));
+    QNetworkReply *direct = s.manager()->get(QNetworkRequest(m_server->url(u"/never"_s)));
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->requests, 7, 10000);
+    s.beginDrain();
+    s.abortAll();
+    QCOMPARE(ledger.activeCount(Svc), 0);
+    QCOMPARE(ledger.counts(Svc).cancelled, 7);
+    QTRY_VERIFY(allDone(outs));
+    QCOMPARE(direct->error(), QNetworkReply::OperationCanceledError);
+    delete direct;
+    // Aborting a stream resets it; the connection stays until close.
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->resets + m_server->closedPending, 7, 10000);
+    s.close();
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->closed, m_server->protocols.size(), 10000);
+    QCOMPARE(m_server->answered, 0);
+}
+
+QTEST_GUILESS_MAIN(TestNetworkHttp2)
+#include "tst_networkhttp2.moc"
