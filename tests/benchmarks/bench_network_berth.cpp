@@ -133,7 +133,10 @@ double drainRun(HttpFixture &server, E2e &e, bool bare)
     const auto late = std::count_if(arrivals.cbegin(), arrivals.cend(), [&](qint64 a) { return a > signalAt + 100; });
     const qint64 latest = arrivals.isEmpty() ? 0 : *std::max_element(arrivals.cbegin(), arrivals.cend()) - signalAt;
     (bare ? e.bareLatestArrival : e.latestArrival).push_back(double(latest));
-    if (code != 0 || server.requestsAbandoned() || server.requestsAborted() || late) {
+    (bare ? e.bareOwnMs : e.ownMs).push_back(ms - double(std::max<qint64>(latest, 0) + 200));
+    // The bare reference stops sending only when its event loop sees the signal: its late
+    // arrivals are shown (latest arrival), not counted as a failure of the run.
+    if (code != 0 || server.requestsAbandoned() || server.requestsAborted() || (late && !bare)) {
         e.ok = false;
         e.problems << QString((bare ? u"bare drain: exit %1,"_s : u"drain: exit %1,"_s) + u" abandoned %2, aborted %3, started after the signal %4"_s).arg(code)
                           .arg(server.requestsAbandoned()).arg(server.requestsAborted()).arg(qint64(late));

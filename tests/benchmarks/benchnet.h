@@ -140,6 +140,9 @@ struct AbortTimes
 struct E2e
 {
     std::vector<double> drainMs, deadlineMs, pendingAtSignal, bareDrainMs, latestArrival, bareLatestArrival;
+    /// Exit after the last answer could have come: the drain time less (the latest arrival at
+    /// the server after the signal, or 0, + the 200 ms every request waits there).
+    std::vector<double> ownMs, bareOwnMs;
     bool ok = true;
     QStringList problems;
 };
