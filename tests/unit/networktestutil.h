@@ -1,5 +1,6 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-// Shared by the network tests (tst_networksession, tst_networkrules): quick retry options, and a
+// Shared by the network tests (tst_networksession, tst_networkrules, tst_networkdrain,
+// tst_networkhttp2): quick retry options, direct GETs, and a
 // call's outcome recorded when it finishes, for one call or many.
 #pragma once
 
@@ -9,6 +10,7 @@
 #include <QtCore/QList>
 #include <QtCore/QString>
 #include <QtCore/QUrl>
+#include <QtNetwork/QNetworkAccessManager>
 #include <QtNetwork/QNetworkReply>
 #include <QtNetwork/QNetworkRequest>
 
@@ -68,6 +70,20 @@ inline Outcomes getMany(NetworkSession &s, int n, const QUrl &url)
     for (int i = 0; i < n; ++i)
         outs.append(watch(s.get(QNetworkRequest(url))));
     return outs;
+}
+
+/// \a n direct GETs of \a url on the session's manager (Qt's own replies, tracked).
+inline QList<QNetworkReply *> getDirect(NetworkSession &s, int n, const QUrl &url)
+{
+    QList<QNetworkReply *> replies;
+    for (int i = 0; i < n; ++i)
+        replies.append(s.manager()->get(QNetworkRequest(url)));
+    return replies;
+}
+
+inline bool allFinished(const QList<QNetworkReply *> &replies)
+{
+    return std::all_of(replies.cbegin(), replies.cend(), [](QNetworkReply *r) { return r->isFinished(); });
 }
 
 inline bool allDone(const Outcomes &outs)

@@ -219,13 +219,10 @@ void TestNetworkHttp2::drainLetsDirectStreamsFinish()
         delete first;
     }
     const int before = m_server->requests;
-    QList<QNetworkReply *> replies;
-    for (int i = 0; i < 10; ++i)
-        replies.append(s.manager()->get(QNetworkRequest(m_server->url(u"/delay?ms=400"_s))));
+    const QList<QNetworkReply *> replies = getDirect(s, 10, m_server->url(u"/delay?ms=400"_s));
     QTRY_COMPARE_WITH_TIMEOUT(m_server->requests - before, 10, 10000);
     s.beginDrain();
-    QTRY_VERIFY_WITH_TIMEOUT(std::all_of(replies.cbegin(), replies.cend(), [](QNetworkReply *r) { return r->isFinished(); }),
-                             10000);
+    QTRY_VERIFY_WITH_TIMEOUT(allFinished(replies), 10000);
     for (QNetworkReply *r : std::as_const(replies)) {
         QVERIFY2(r->error() == QNetworkReply::NoError, qPrintable(r->errorString()));
         QCOMPARE(r->readAll(), QByteArray("h2"));
@@ -242,15 +239,12 @@ void TestNetworkHttp2::directStreamsBeyondTheLimitAreHeldBack()
     // are cancelled in drain, never sent.
     WorkLedger ledger;
     NetworkSession s(Svc, &ledger, h2Options());
-    QList<QNetworkReply *> replies;
-    for (int i = 0; i < 110; ++i)
-        replies.append(s.manager()->get(QNetworkRequest(m_server->url(u"/delay?ms=600"_s))));
+    const QList<QNetworkReply *> replies = getDirect(s, 110, m_server->url(u"/delay?ms=600"_s));
     QTRY_COMPARE_WITH_TIMEOUT(m_server->requests, 100, 10000);
     QTest::qWait(100);
     QCOMPARE(m_server->requests, 100);
     s.beginDrain();
-    QTRY_VERIFY_WITH_TIMEOUT(std::all_of(replies.cbegin(), replies.cend(), [](QNetworkReply *r) { return r->isFinished(); }),
-                             10000);
+    QTRY_VERIFY_WITH_TIMEOUT(allFinished(replies), 10000);
     int ok = 0;
     for (QNetworkReply *r : std::as_const(replies))
         ok += r->error() == QNetworkReply::NoError ? 1 : 0;

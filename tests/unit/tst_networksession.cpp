@@ -227,16 +227,14 @@ void TestNetworkSession::drainCancelsDirectRequestsQtHeldBack()
     // Direct use of one manager: Qt sends 6 per host and holds the rest in its own queue.
     WorkLedger ledger;
     NetworkSession s(Svc, &ledger, quickOptions());
-    QList<QNetworkReply *> replies;
-    for (int i = 0; i < 10; ++i)
-        replies.append(s.manager()->get(QNetworkRequest(m_server->url(u"/delay?ms=500"_s))));
+    const QList<QNetworkReply *> replies = getDirect(s, 10, m_server->url(u"/delay?ms=500"_s));
     QTRY_COMPARE(m_server->requestsReceived(u"/delay"_s), 6);
     s.beginDrain();
     int aborted = 0;
     for (QNetworkReply *r : std::as_const(replies))
         aborted += r->isFinished() && r->error() == QNetworkReply::OperationCanceledError ? 1 : 0;
     QCOMPARE(aborted, 4);
-    QTRY_VERIFY(std::all_of(replies.cbegin(), replies.cend(), [](QNetworkReply *r) { return r->isFinished(); }));
+    QTRY_VERIFY(allFinished(replies));
     int ok = 0;
     for (QNetworkReply *r : std::as_const(replies))
         ok += r->error() == QNetworkReply::NoError ? 1 : 0;
