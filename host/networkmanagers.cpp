@@ -156,8 +156,6 @@ void NetworkSession::Private::releaseSlot(ReplyRec &rec, QObject *reply)
     TrackedManager *m = managers[rec.manager];
     --m->outstanding;
     --m->loadOf(rec.hostId, rec.lane);
-    if (m->outstanding == 0 && state != State::Open && !m->forDirect && !closing)
-        reapWhenIdle(m);
     auto over = m->overflow.find(rec.hostId);
     if (over == m->overflow.end() || over->isEmpty())
         return;

@@ -250,59 +250,32 @@ void NetworkSession::close()
     }
     // A reply the service never deleted must not die under its pointer: it moves to the
     // session (which outlives the service instance) and is reported as leaked.
-    for (TrackedManager *&m : d->managers)
-        d->retire(std::exchange(m, nullptr));
+    d->closing = true;
+    for (TrackedManager *m : d->managers) {
+        if (!m)
+            continue;
+        const auto children = m->children();
+        for (QObject *child : children) {
+            auto *reply = qobject_cast<QNetworkReply *>(child);
+            if (!reply)
+                continue;
+            const auto it = d->replies.constFind(reply);
+            if (it != d->replies.constEnd() && it->direct) {
+                d->ledger->add(d->service, KindReply,
+                               QString::fromLatin1(verbOf(reply->operation(), reply->request())) + u' '
+                                   + redact(reply->url()) + u" (finished, never deleted)"_s,
+                               {}, it->file, it->line);
+            }
+            reply->setParent(d->graveyard);
+        }
+    }
+    for (TrackedManager *m : d->managers)
+        delete m;
     d->managers.clear();
     d->directManager = nullptr;
     d->replies.clear();   // all finished; the ones kept alive are the session's now
     d->closing = false;
     d->setState(State::Closed);
-}
-
-void NetworkSession::Private::retire(TrackedManager *m)
-{
-    if (!m)
-        return;
-    closing = true;
-    const auto children = m->children();
-    for (QObject *child : children) {
-        auto *reply = qobject_cast<QNetworkReply *>(child);
-        if (!reply)
-            continue;
-        const auto it = replies.constFind(reply);
-        if (it != replies.constEnd() && it->direct) {
-            ledger->add(service, KindReply,
-                        QString::fromLatin1(verbOf(reply->operation(), reply->request())) + u' '
-                            + q->redact(reply->url()) + u" (finished, never deleted)"_s,
-                        {}, it->file, it->line);
-        }
-        reply->setParent(graveyard);
-    }
-    delete m;   // joins its HTTP thread, which closes its connections
-    closing = false;
-}
-
-void NetworkSession::Private::reapWhenIdle(TrackedManager *m)
-{
-    // Draining, a manager of send() with nothing outstanding gets no more work but redirect
-    // hops, which find another manager: it closes now, while the rest still drain, instead of
-    // adding its join to close(). (Direct use keeps its manager: the service holds it.)
-    const size_t index = size_t(std::find(managers.cbegin(), managers.cend(), m) - managers.cbegin());
-    QMetaObject::invokeMethod(q, [this, m, index] {
-        if (index >= managers.size() || managers[index] != m || m->outstanding != 0
-            || state == State::Open || state == State::Closed)
-            return;
-        // A direct reply on it (reply->manager()->get()) the service has not deleted yet may
-        // still be deleted in time: close() decides whether it leaked.
-        const auto children = m->children();
-        for (QObject *child : children) {
-            const auto it = replies.constFind(child);
-            if (it != replies.constEnd() && it->direct)
-                return;
-        }
-        managers[index] = nullptr;
-        retire(m);
-    }, Qt::QueuedConnection);
 }
 
 QString NetworkSession::redact(const QUrl &url) const

@@ -306,10 +306,6 @@ struct NetworkSession::Private
     void finishCall(NetworkCall *call);
     void cancelQueued(NetworkCall *call, const QString &why);
     void releaseSlot(ReplyRec &rec, QObject *reply);
-    /// Deletes \a m (joining its HTTP thread); replies the service never deleted move to the
-    /// graveyard and are reported as leaked.
-    void retire(TrackedManager *m);
-    void reapWhenIdle(TrackedManager *m);
     /// A new TLS connection of \a m: where ALPN chose HTTP/2, Qt sends what it held back.
     void onEncrypted(TrackedManager *m, QNetworkReply *reply);
     void setState(State s)

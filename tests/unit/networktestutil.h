@@ -1,7 +1,6 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-// Shared by the network tests (tst_networksession, tst_networkrules, tst_networkdrain,
-// tst_networkhttp2): quick retry options, direct GETs, and a
-// call's outcome recorded when it finishes, for one call or many.
+// Shared by the network tests (tst_networksession, tst_networkrules, tst_networkhttp2): quick
+// retry options, direct GETs, and a call's outcome recorded when it finishes, for one or many.
 #pragma once
 
 #include <berth/networksession.h>
