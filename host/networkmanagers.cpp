@@ -182,17 +182,17 @@ void NetworkSession::Private::onEncrypted(TrackedManager *m, QNetworkReply *repl
     const int hostId = it->hostId;
     m->http2Hosts.insert(hostId);
     // Direct requests beyond HTTP/1.1's connections were counted as held back; as streams they
-    // are on their way now, up to the stream limit (drain lets them finish, as any sent).
+    // are on their way now (or queued in Qt's HTTP/2 handler, which is left alone: see
+    // TrackedManager::http2Hosts), and drain like any request sent.
     auto over = m->overflow.find(hostId);
     if (over == m->overflow.end())
         return;
-    int sent = m->loadOf(hostId, 0) - int(over->size());
-    while (!over->isEmpty() && sent < m->sendLimit(hostId, perManagerLimit)) {
-        auto next = replies.find(over->takeFirst());
+    for (QObject *reply : std::as_const(*over)) {
+        auto next = replies.find(reply);
         if (next != replies.end())
             next->overflow = false;
-        ++sent;
     }
+    m->overflow.erase(over);
 #else
     Q_UNUSED(m);
     Q_UNUSED(reply);

@@ -11,28 +11,35 @@ the client chose. Endpoints, by path:
 Every event is one line on stdout, read by the test:
   listening <port>
   conn <id> <protocol>            a connection, after ALPN
-  req <conn> <stream> <path>      a request arrived
+  req <conn> <stream> <path> <ms> a request arrived (<ms>: wall clock, ms since the epoch)
   done <conn> <stream>            its response was sent
   reset <conn> <stream>           the client reset a stream whose answer was pending
   closed <conn> <pending>         the connection closed with <pending> requests unanswered
-Usage: h2server.py <cert.pem> <key.pem>
+Usage: h2server.py <cert.pem> <key.pem> [--max-streams N]
+  --max-streams N   announce SETTINGS_MAX_CONCURRENT_STREAMS N (default: hyper-h2's, 100)
 """
 import asyncio
 import itertools
 import ssl
 import sys
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
+import h2.settings
 
 _ids = itertools.count(1)
 
 
 def say(*words):
     print(*words, flush=True)
+
+
+def now_ms():
+    return int(time.time() * 1000)
 
 
 def delay_of(path):
@@ -45,9 +52,14 @@ def delay_of(path):
 
 
 class H2Connection:
+    max_streams = None   # SETTINGS_MAX_CONCURRENT_STREAMS to announce; None: hyper-h2's default
+
     def __init__(self, reader, writer, cid):
         self.reader, self.writer, self.cid = reader, writer, cid
         self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        if self.max_streams is not None:
+            self.conn.local_settings = h2.settings.Settings(
+                client=False, initial_values={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.max_streams})
         self.pending = {}   # stream id -> task answering it
 
     async def run(self):
@@ -75,7 +87,7 @@ class H2Connection:
     def handle(self, event):
         if isinstance(event, h2.events.RequestReceived):
             path = dict(event.headers).get(b":path", b"/").decode()
-            say("req", self.cid, event.stream_id, path)
+            say("req", self.cid, event.stream_id, path, now_ms())
             self.pending[event.stream_id] = asyncio.ensure_future(self.answer(event.stream_id, delay_of(path)))
         elif isinstance(event, h2.events.StreamReset):
             task = self.pending.pop(event.stream_id, None)
@@ -115,7 +127,7 @@ async def http1(reader, writer, cid):
             head = await reader.readuntil(b"\r\n\r\n")
             stream += 1
             path = head.split(b" ", 2)[1].decode()
-            say("req", cid, stream, path)
+            say("req", cid, stream, path, now_ms())
             delay = delay_of(path)
             if delay is None:
                 await reader.read()   # until the client goes
@@ -157,6 +169,10 @@ async def main(cert, key):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: h2server.py <cert.pem> <key.pem>")
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    args = sys.argv[1:]
+    if len(args) == 4 and args[2] == "--max-streams":
+        H2Connection.max_streams = int(args[3])
+        args = args[:2]
+    if len(args) != 2:
+        sys.exit("usage: h2server.py <cert.pem> <key.pem> [--max-streams N]")
+    asyncio.run(main(args[0], args[1]))

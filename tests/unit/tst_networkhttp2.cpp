@@ -2,14 +2,12 @@
 // The network session over real HTTP/2: a TLS server on 127.0.0.1 that offers "h2" by ALPN
 // (tests/h2server.py, hyper-h2) and falls back to HTTP/1.1 for a client that does not. Checked
 // at the server: which protocol was spoken, every stream that arrived, answered or was reset.
+#include "tests/h2server.h"
 #include "networktestutil.h"
 
 #include <berth/networksession.h>
 #include <berth/workledger.h>
 
-#include <QtCore/QFileInfo>
-#include <QtCore/QProcess>
-#include <QtCore/QStandardPaths>
 #include <QtNetwork/QSslSocket>
 #include <QtTest/QSignalSpy>
 #include <QtTest/QTest>
@@ -19,88 +17,9 @@
 using namespace Qt::StringLiterals;
 using namespace berth;
 using namespace berth::nettest;
+using namespace berth::h2test;
 
 namespace {
-
-/// tests/h2server.py in a process of its own, its stdout turned into counts.
-class H2Server
-{
-public:
-    ~H2Server()
-    {
-        m_proc.closeWriteChannel();   // the server ends with its stdin
-        if (!m_proc.waitForFinished(5000))
-            m_proc.kill();
-    }
-
-    /// The interpreter with the h2 module (python3-h2): Debian's, then the first on PATH.
-    static QString python()
-    {
-        QStringList candidates{u"/usr/bin/python3"_s};
-        const QString onPath = QStandardPaths::findExecutable(u"python3"_s);
-        if (!onPath.isEmpty())
-            candidates << onPath;
-        for (const QString &p : std::as_const(candidates)) {
-            if (QFileInfo(p).isExecutable()
-                && QProcess::execute(p, {u"-c"_s, u"import h2.connection"_s}) == 0)
-                return p;
-        }
-        return {};
-    }
-
-    bool start(QString *why)
-    {
-        const QString py = python();
-        if (py.isEmpty()) {
-            *why = u"no python3 with the h2 module (python3-h2; tests/run.sh installs it)"_s;
-            return false;
-        }
-        m_proc.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        QObject::connect(&m_proc, &QProcess::readyReadStandardOutput, [this] { readLines(); });
-        m_proc.start(py, {QStringLiteral(BERTH_SOURCE_DIR "/tests/h2server.py"),
-                          QStringLiteral(BERTH_SOURCE_DIR "/tests/data/server.pem"),
-                          QStringLiteral(BERTH_SOURCE_DIR "/tests/data/server.key")});
-        if (!m_proc.waitForStarted(5000) || !QTest::qWaitFor([this] { return port > 0; }, 10000)) {
-            *why = u"tests/h2server.py did not start: "_s + m_proc.errorString();
-            return false;
-        }
-        return true;
-    }
-
-    QUrl url(const QString &path) const { return QUrl(u"https://127.0.0.1:%1%2"_s.arg(port).arg(path)); }
-
-    int port = 0;
-    QStringList protocols;   ///< per connection, in order
-    int requests = 0;
-    int answered = 0;
-    int resets = 0;          ///< streams the client reset while their answer was pending
-    int closedPending = 0;   ///< requests pending when their connection closed
-    int closed = 0;
-
-private:
-    void readLines()
-    {
-        while (m_proc.canReadLine()) {
-            const QList<QByteArray> w = m_proc.readLine().trimmed().split(' ');
-            if (w.value(0) == "listening")
-                port = w.value(1).toInt();
-            else if (w.value(0) == "conn")
-                protocols << QString::fromLatin1(w.value(2));
-            else if (w.value(0) == "req")
-                ++requests;
-            else if (w.value(0) == "done")
-                ++answered;
-            else if (w.value(0) == "reset")
-                ++resets;
-            else if (w.value(0) == "closed") {
-                ++closed;
-                closedPending += w.value(2).toInt();
-            }
-        }
-    }
-
-    QProcess m_proc;
-};
 
 NetworkOptions h2Options()
 {
@@ -123,7 +42,7 @@ private Q_SLOTS:
     void drainLetsEveryStreamFinish();
     void drainLetsDirectStreamsFinish_data();
     void drainLetsDirectStreamsFinish();
-    void directStreamsBeyondTheLimitAreHeldBack();
+    void directStreamsBeyondQtsLimitDrainToo();
     void cancelResetsTheStreamsAndCloseTheConnection();
 
 private:
@@ -233,25 +152,30 @@ void TestNetworkHttp2::drainLetsDirectStreamsFinish()
     qDeleteAll(replies);
 }
 
-void TestNetworkHttp2::directStreamsBeyondTheLimitAreHeldBack()
+void TestNetworkHttp2::directStreamsBeyondQtsLimitDrainToo()
 {
-    // Qt opens up to 100 streams at once on a connection; it holds back the rest, and those
-    // are cancelled in drain, never sent.
+    // Qt opens 100 streams at once on a connection, even where the server allows more (here
+    // 200), and queues the rest in its HTTP/2 handler. Aborting a queued one can reset other
+    // streams in Qt 6.4 (their replies then hang until the transfer timeout), so the session
+    // leaves them be: they go out as streams free up and drain with the rest. Every one is
+    // answered; none is reset.
+    m_server = std::make_unique<H2Server>();
+    QString why;
+    QVERIFY2(m_server->start(&why, 200), qPrintable(why));
     WorkLedger ledger;
     NetworkSession s(Svc, &ledger, h2Options());
     const QList<QNetworkReply *> replies = getDirect(s, 110, m_server->url(u"/delay?ms=600"_s));
     QTRY_COMPARE_WITH_TIMEOUT(m_server->requests, 100, 10000);
     QTest::qWait(100);
-    QCOMPARE(m_server->requests, 100);
+    QCOMPARE(m_server->requests, 100);   // Qt's own limit
+    ledger.markStopping(Svc);
     s.beginDrain();
     QTRY_VERIFY_WITH_TIMEOUT(allFinished(replies), 10000);
-    int ok = 0;
     for (QNetworkReply *r : std::as_const(replies))
-        ok += r->error() == QNetworkReply::NoError ? 1 : 0;
-    QCOMPARE(ok, 100);
-    QCOMPARE(ledger.counts(Svc).cancelled, 10);
-    QTRY_COMPARE(m_server->answered, 100);
-    QCOMPARE(m_server->requests, 100);   // the 10 held back never left
+        QVERIFY2(r->error() == QNetworkReply::NoError, qPrintable(r->errorString()));
+    QCOMPARE(ledger.counts(Svc).cancelled, 0);
+    QCOMPARE(ledger.counts(Svc).drained, 110);
+    QTRY_COMPARE(m_server->answered, 110);
     QCOMPARE(m_server->resets, 0);
     qDeleteAll(replies);
 }
