@@ -174,12 +174,19 @@ void NetworkSession::Private::releaseSlot(ReplyRec &rec, QObject *reply)
 void NetworkSession::Private::onEncrypted(TrackedManager *m, QNetworkReply *reply)
 {
 #if QT_CONFIG(ssl)
-    if (reply->sslConfiguration().nextNegotiatedProtocol() != QSslConfiguration::ALPNProtocolHTTP2)
-        return;
     const auto it = replies.constFind(reply);
-    if (it == replies.constEnd() || m->http2Hosts.contains(it->hostId))
+    if (it == replies.constEnd())
         return;
     const int hostId = it->hostId;
+    const bool h2 = reply->sslConfiguration().nextNegotiatedProtocol() == QSslConfiguration::ALPNProtocolHTTP2;
+    Proto &proto = hostProto[size_t(hostId)];
+    if (proto == Proto::Unknown) {
+        // The first handshake with this host: send() spreads its calls for this protocol now.
+        proto = h2 ? Proto::Http2 : Proto::Http1;
+        QMetaObject::invokeMethod(q, [this] { pump(); }, Qt::QueuedConnection);
+    }
+    if (!h2 || m->http2Hosts.contains(hostId))
+        return;
     m->http2Hosts.insert(hostId);
     // Direct requests beyond HTTP/1.1's connections were counted as held back; as streams they
     // are on their way now (or queued in Qt's HTTP/2 handler, which is left alone: see
@@ -247,7 +254,8 @@ TrackedManager *NetworkSession::Private::addManager(bool forDirect)
 std::pair<TrackedManager *, int> NetworkSession::Private::pickSlot(int hostId)
 {
     static const int cores = std::max(1, QThread::idealThreadCount());
-    const int pools = poolsNeeded();
+    const int pools = poolsNeeded(hostId);
+    const int capacity = laneCapacity(hostId);
     const int lanes = std::min(hostLanes[size_t(hostId)], pools);
     const int byLoad = (perHostLimit + MaxConnectionsPerManager - 1) / MaxConnectionsPerManager;
     const int wanted = std::max({(pools + lanes - 1) / lanes, std::min(cores, pools), std::min(byLoad, pools)});
@@ -263,7 +271,7 @@ std::pair<TrackedManager *, int> NetworkSession::Private::pickSlot(int hostId)
         if (best && m->outstanding >= best->outstanding)
             continue;
         for (int lane = 0; lane < lanesEach; ++lane) {
-            if (m->loadOf(hostId, lane) < perManagerLimit) {
+            if (m->loadOf(hostId, lane) < capacity) {
                 best = m;
                 bestLane = lane;
                 break;

@@ -95,6 +95,9 @@ constexpr int MaxLanes = 1024;
 /// 1 000 connections drained ~10% faster over 8 threads than over 2 here, and each thread
 /// costs ~80 KiB and a join at close.
 constexpr int MaxConnectionsPerManager = 128;
+/// Requests send() puts on one lane of a host that speaks HTTP/2: streams of one connection.
+/// Qt 6.4 opens at most 100 streams at once on a connection and queues the rest.
+constexpr int Http2StreamsPerLane = 100;
 int lanesFor(const QUrl &url, bool customPeerName);
 QString laneName(const QUrl &url, int lane);
 
@@ -221,6 +224,10 @@ struct NetworkSession::Private
     QHash<QObject *, ReplyRec> replies;
     QHash<QString, int> hostIds;
     std::vector<int> hostLanes;           ///< by host id: lanes one manager offers (lanesFor)
+    /// By host id: the protocol its TLS connections negotiated (ALPN). Unknown until the first
+    /// handshake of an HTTPS host that may speak HTTP/2; until then send() uses one pool.
+    enum class Proto : quint8 { Unknown, Http1, Http2 };
+    std::vector<Proto> hostProto;
     QHash<int, int> hostInFlight;
     int inFlight = 0;
     std::deque<NetworkCall *> queue;
@@ -282,10 +289,23 @@ struct NetworkSession::Private
         const int id = int(hostIds.size());
         hostIds.insert(key, id);
         hostLanes.push_back(lanesFor(url, !peerVerifyName.isEmpty()));
+        hostProto.push_back(url.scheme() == u"https"_s && options.http2 ? Proto::Unknown : Proto::Http1);
         return id;
     }
-    /// Pools (manager, lane) one host needs for its connections.
-    int poolsNeeded() const { return std::max(1, (perHostLimit + perManagerLimit - 1) / perManagerLimit); }
+    /// Requests send() puts on one pool (manager, lane) of \a hostId: its connections under
+    /// HTTP/1.1, streams of its connection under HTTP/2.
+    int laneCapacity(int hostId) const
+    {
+        return hostProto[size_t(hostId)] == Proto::Http2 ? std::max(perManagerLimit, Http2StreamsPerLane) : perManagerLimit;
+    }
+    /// Pools one host needs: one while its protocol is unknown (the first handshake tells).
+    int poolsNeeded(int hostId) const
+    {
+        if (hostProto[size_t(hostId)] == Proto::Unknown)
+            return 1;
+        const int capacity = laneCapacity(hostId);
+        return std::max(1, (perHostLimit + capacity - 1) / capacity);
+    }
     TrackedManager *addManager(bool forDirect);
     /// A pool with a free connection for \a hostId: (manager, lane), or null.
     std::pair<TrackedManager *, int> pickSlot(int hostId);

@@ -40,7 +40,8 @@ public:
         return {};
     }
 
-    /// \a maxStreams: the SETTINGS_MAX_CONCURRENT_STREAMS the server announces (0: hyper-h2's 100).
+    /// \a maxStreams: the SETTINGS_MAX_CONCURRENT_STREAMS the server announces (0: hyper-h2's
+    /// 100; -1: no HTTP/2 at all, ALPN offers only HTTP/1.1).
     bool start(QString *why, int maxStreams = 0)
     {
         const QString py = python();
@@ -55,6 +56,8 @@ public:
                          QStringLiteral(BERTH_SOURCE_DIR "/tests/data/server.key")};
         if (maxStreams > 0)
             args << u"--max-streams"_s << QString::number(maxStreams);
+        else if (maxStreams < 0)
+            args << u"--no-h2"_s;
         m_proc.start(py, args);
         if (!m_proc.waitForStarted(5000) || !QTest::qWaitFor([this] { return port > 0; }, 10000)) {
             *why = u"tests/h2server.py did not start: "_s + m_proc.errorString();

@@ -15,8 +15,9 @@ Every event is one line on stdout, read by the test:
   done <conn> <stream>            its response was sent
   reset <conn> <stream>           the client reset a stream whose answer was pending
   closed <conn> <pending>         the connection closed with <pending> requests unanswered
-Usage: h2server.py <cert.pem> <key.pem> [--max-streams N]
+Usage: h2server.py <cert.pem> <key.pem> [--max-streams N | --no-h2]
   --max-streams N   announce SETTINGS_MAX_CONCURRENT_STREAMS N (default: hyper-h2's, 100)
+  --no-h2           offer only HTTP/1.1 by ALPN: a TLS server without HTTP/2
 """
 import asyncio
 import itertools
@@ -32,6 +33,7 @@ import h2.exceptions
 import h2.settings
 
 _ids = itertools.count(1)
+NO_H2 = False   # --no-h2: offer only HTTP/1.1 by ALPN, as a server without HTTP/2
 
 
 def say(*words):
@@ -159,7 +161,7 @@ async def serve(reader, writer):
 async def main(cert, key):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    context.set_alpn_protocols(["h2", "http/1.1"])
+    context.set_alpn_protocols(["http/1.1"] if NO_H2 else ["h2", "http/1.1"])
     server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=context, backlog=512)
     say("listening", server.sockets[0].getsockname()[1])
     # Ends with stdin: the test closes it (or dies), and no server outlives its test.
@@ -173,6 +175,9 @@ if __name__ == "__main__":
     if len(args) == 4 and args[2] == "--max-streams":
         H2Connection.max_streams = int(args[3])
         args = args[:2]
+    elif len(args) == 3 and args[2] == "--no-h2":
+        NO_H2 = True
+        args = args[:2]
     if len(args) != 2:
-        sys.exit("usage: h2server.py <cert.pem> <key.pem> [--max-streams N]")
+        sys.exit("usage: h2server.py <cert.pem> <key.pem> [--max-streams N | --no-h2]")
     asyncio.run(main(args[0], args[1]))

@@ -40,6 +40,8 @@ private Q_SLOTS:
     void http2WhereTheServerOffersIt();
     void http2OffSpeaksHttp1();
     void drainLetsEveryStreamFinish();
+    void sendMultiplexesOverHttp2();
+    void http1OverTlsSpreadsAfterTheFirstHandshake();
     void drainLetsDirectStreamsFinish_data();
     void drainLetsDirectStreamsFinish();
     void directStreamsBeyondQtsLimitDrainToo();
@@ -114,6 +116,53 @@ void TestNetworkHttp2::drainLetsEveryStreamFinish()
     QTRY_COMPARE(m_server->answered, 20);
     QCOMPARE(m_server->resets, 0);
     QCOMPARE(m_server->requests, 20);
+}
+
+void TestNetworkHttp2::sendMultiplexesOverHttp2()
+{
+    // 300 calls in flight to one HTTP/2 host: until the first handshake tells the protocol,
+    // one pool (at most 6 in flight); then 100 streams on each pool, so a handful of
+    // connections instead of one per 6 calls (50 under HTTP/1.1).
+    WorkLedger ledger;
+    NetworkOptions o = h2Options();
+    o.connectionsPerHost = 300;
+    o.maxConcurrent = 300;
+    NetworkSession s(Svc, &ledger, o);
+    const Outcomes outs = getMany(s, 300, m_server->url(u"/delay?ms=500"_s));
+    QVERIFY(s.inFlight() <= 6);   // the probe: the protocol is not known yet
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->requests, 300, 10000);
+    QCOMPARE(s.inFlight(), 300);
+    const qsizetype connections = m_server->protocols.size();
+    qInfo("300 in flight on %lld connection(s), %d manager(s)", qint64(connections), s.managerCount());
+    // Each manager has its own pools: at most 3 pools of 100 on it, and never one per 6.
+    QVERIFY2(connections <= 3 * s.managerCount() && connections < 10, qPrintable(QString::number(connections)));
+    QTRY_VERIFY_WITH_TIMEOUT(allDone(outs), 10000);
+    for (const auto &out : outs) {
+        QVERIFY2(out->error == QNetworkReply::NoError, qPrintable(out->errorString));
+        QCOMPARE(out->body, QByteArray("h2"));
+    }
+    QCOMPARE(m_server->answered, 300);
+    QCOMPARE(m_server->resets, 0);
+}
+
+void TestNetworkHttp2::http1OverTlsSpreadsAfterTheFirstHandshake()
+{
+    // A TLS server without HTTP/2: the first handshake says HTTP/1.1, and send() spreads the
+    // waiting calls over pools of 6 connections, all open at once.
+    m_server = std::make_unique<H2Server>();
+    QString why;
+    QVERIFY2(m_server->start(&why, -1), qPrintable(why));
+    WorkLedger ledger;
+    NetworkOptions o = h2Options();
+    o.connectionsPerHost = 30;
+    o.maxConcurrent = 30;
+    NetworkSession s(Svc, &ledger, o);
+    const Outcomes outs = getMany(s, 30, m_server->url(u"/delay?ms=500"_s));
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->requests, 30, 10000);
+    QCOMPARE(m_server->protocols.size(), 30);
+    QTRY_VERIFY_WITH_TIMEOUT(allDone(outs), 10000);
+    for (const auto &out : outs)
+        QCOMPARE(out->body, QByteArray("http/1.1"));
 }
 
 void TestNetworkHttp2::drainLetsDirectStreamsFinish_data()
