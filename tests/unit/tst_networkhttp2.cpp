@@ -21,11 +21,14 @@ using namespace berth::h2test;
 
 namespace {
 
-NetworkOptions h2Options()
+/// Trusts the test CA; \a inFlight calls at once to one host (0: the defaults).
+NetworkOptions h2Options(int inFlight = 0)
 {
     NetworkOptions o = quickOptions();
     o.caBundle = QStringLiteral(BERTH_SOURCE_DIR "/tests/data/ca.pem");
     o.retry.attempts = 1;
+    if (inFlight > 0)
+        o.maxConcurrent = o.connectionsPerHost = inFlight;
     return o;
 }
 
@@ -99,10 +102,7 @@ void TestNetworkHttp2::http2OffSpeaksHttp1()
 void TestNetworkHttp2::drainLetsEveryStreamFinish()
 {
     WorkLedger ledger;
-    NetworkOptions o = h2Options();
-    o.maxConcurrent = 20;
-    o.connectionsPerHost = 20;
-    NetworkSession s(Svc, &ledger, o);
+    NetworkSession s(Svc, &ledger, h2Options(20));
     const Outcomes outs = getMany(s, 20, m_server->url(u"/delay?ms=400"_s));
     QTRY_COMPARE_WITH_TIMEOUT(m_server->requests, 20, 10000);
     ledger.markStopping(Svc);
@@ -124,10 +124,7 @@ void TestNetworkHttp2::sendMultiplexesOverHttp2()
     // one pool (at most 6 in flight); then 100 streams on each pool, so a handful of
     // connections instead of one per 6 calls (50 under HTTP/1.1).
     WorkLedger ledger;
-    NetworkOptions o = h2Options();
-    o.connectionsPerHost = 300;
-    o.maxConcurrent = 300;
-    NetworkSession s(Svc, &ledger, o);
+    NetworkSession s(Svc, &ledger, h2Options(300));
     const Outcomes outs = getMany(s, 300, m_server->url(u"/delay?ms=500"_s));
     QVERIFY(s.inFlight() <= 6);   // the probe: the protocol is not known yet
     QTRY_COMPARE_WITH_TIMEOUT(m_server->requests, 300, 10000);
@@ -153,10 +150,7 @@ void TestNetworkHttp2::http1OverTlsSpreadsAfterTheFirstHandshake()
     QString why;
     QVERIFY2(m_server->start(&why, -1), qPrintable(why));
     WorkLedger ledger;
-    NetworkOptions o = h2Options();
-    o.connectionsPerHost = 30;
-    o.maxConcurrent = 30;
-    NetworkSession s(Svc, &ledger, o);
+    NetworkSession s(Svc, &ledger, h2Options(30));
     const Outcomes outs = getMany(s, 30, m_server->url(u"/delay?ms=500"_s));
     QTRY_COMPARE_WITH_TIMEOUT(m_server->requests, 30, 10000);
     QCOMPARE(m_server->protocols.size(), 30);
