@@ -121,7 +121,7 @@ void NetworkSession::Private::onCreated(TrackedManager *m, int managerIndex, QNe
         rec.direct = true;
         rec.file = directFile;
         rec.line = directLine;
-        if (onManager >= m->sendLimit(rec.hostId, perManagerLimit)) {
+        if (onManager >= heldBackBeyond(rec.hostId)) {
             rec.overflow = true;
             m->overflow[rec.hostId].append(reply);
         }
@@ -171,37 +171,36 @@ void NetworkSession::Private::releaseSlot(ReplyRec &rec, QObject *reply)
     }
 }
 
-void NetworkSession::Private::onEncrypted(TrackedManager *m, QNetworkReply *reply)
+void NetworkSession::Private::onEncrypted(QNetworkReply *reply)
 {
 #if QT_CONFIG(ssl)
     const auto it = replies.constFind(reply);
-    if (it == replies.constEnd())
+    if (it == replies.constEnd() || hostProto[size_t(it->hostId)] != Proto::Unknown)
         return;
     const int hostId = it->hostId;
     const bool h2 = reply->sslConfiguration().nextNegotiatedProtocol() == QSslConfiguration::ALPNProtocolHTTP2;
-    Proto &proto = hostProto[size_t(hostId)];
-    if (proto == Proto::Unknown) {
-        // The first handshake with this host: send() spreads its calls for this protocol now.
-        proto = h2 ? Proto::Http2 : Proto::Http1;
-        QMetaObject::invokeMethod(q, [this] { pump(); }, Qt::QueuedConnection);
-    }
-    if (!h2 || m->http2Hosts.contains(hostId))
+    hostProto[size_t(hostId)] = h2 ? Proto::Http2 : Proto::Http1;
+    // send() spreads the calls waiting for this host for its protocol now.
+    QMetaObject::invokeMethod(q, [this] { pump(); }, Qt::QueuedConnection);
+    if (!h2)
         return;
-    m->http2Hosts.insert(hostId);
     // Direct requests beyond HTTP/1.1's connections were counted as held back; as streams they
     // are on their way now (or queued in Qt's HTTP/2 handler, which is left alone: see
-    // TrackedManager::http2Hosts), and drain like any request sent.
-    auto over = m->overflow.find(hostId);
-    if (over == m->overflow.end())
-        return;
-    for (QObject *reply : std::as_const(*over)) {
-        auto next = replies.find(reply);
-        if (next != replies.end())
-            next->overflow = false;
+    // hostProto), and drain like any request sent.
+    for (TrackedManager *m : managers) {
+        if (!m)
+            continue;
+        const auto over = m->overflow.find(hostId);
+        if (over == m->overflow.end())
+            continue;
+        for (QObject *held : std::as_const(*over)) {
+            auto next = replies.find(held);
+            if (next != replies.end())
+                next->overflow = false;
+        }
+        m->overflow.erase(over);
     }
-    m->overflow.erase(over);
 #else
-    Q_UNUSED(m);
     Q_UNUSED(reply);
 #endif
 }
@@ -225,7 +224,7 @@ TrackedManager *NetworkSession::Private::addManager(bool forDirect)
     }
     QObject::connect(m, &QNetworkAccessManager::finished, q, &NetworkSession::onReplyFinished);
 #if QT_CONFIG(ssl)
-    QObject::connect(m, &QNetworkAccessManager::encrypted, q, [this, m](QNetworkReply *reply) { onEncrypted(m, reply); });
+    QObject::connect(m, &QNetworkAccessManager::encrypted, q, [this](QNetworkReply *reply) { onEncrypted(reply); });
     // Verification cannot be turned off, not even by a handler that calls ignoreSslErrors():
     // this connection is made before any reply exists, so it runs first and ends the reply.
     QObject::connect(m, &QNetworkAccessManager::sslErrors, q,

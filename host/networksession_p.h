@@ -11,7 +11,6 @@
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QHash>
 #include <QtCore/QLoggingCategory>
-#include <QtCore/QSet>
 #include <QtCore/QTimer>
 #include <QtNetwork/QNetworkDiskCache>
 #if QT_CONFIG(ssl)
@@ -119,23 +118,10 @@ public:
     /// Replies outstanding per host and lane: host id -> count per lane.
     QHash<int, std::vector<int>> load;
     QHash<int, QList<QObject *>> overflow; ///< direct replies Qt holds back (no free slot)
-    /// Hosts this manager speaks HTTP/2 with (ALPN chose "h2"): Qt sends their requests as
-    /// streams of one connection, 100 at once, and queues the rest inside its HTTP/2 handler.
-    /// The session never cancels those queued ones when the host stops: in Qt 6.4, aborting a
-    /// queued HTTP/2 request can reset *other* streams of the connection, whose replies then
-    /// never finish (tst_networkhttp2 saw it in 1 run of 8). They count as in flight and drain.
-    QSet<int> http2Hosts;
     int outstanding = 0;
     /// The manager of manager() (Qt follows redirects); send()'s managers follow none
     /// (the session does, hop by hop, for lanes and for its limits).
     const bool forDirect;
-
-    /// Requests to \a hostId on one lane beyond which the session counts a direct request as
-    /// held back by Qt (cancelled unsent when the host stops): none under HTTP/2 (see above).
-    int sendLimit(int hostId, int http1Limit) const
-    {
-        return http2Hosts.contains(hostId) ? std::numeric_limits<int>::max() : http1Limit;
-    }
 
     int &loadOf(int hostId, int lane)
     {
@@ -226,6 +212,11 @@ struct NetworkSession::Private
     std::vector<int> hostLanes;           ///< by host id: lanes one manager offers (lanesFor)
     /// By host id: the protocol its TLS connections negotiated (ALPN). Unknown until the first
     /// handshake of an HTTPS host that may speak HTTP/2; until then send() uses one pool.
+    /// Under HTTP/2 Qt sends a host's requests as streams of one connection, 100 at once, and
+    /// queues the rest inside its HTTP/2 handler. The session never cancels those queued ones
+    /// when the host stops: in Qt 6.4, aborting a queued HTTP/2 request can reset *other*
+    /// streams of the connection, whose replies then never finish (tst_networkhttp2 saw it in
+    /// 1 run of 8). They count as in flight and drain.
     enum class Proto : quint8 { Unknown, Http1, Http2 };
     std::vector<Proto> hostProto;
     QHash<int, int> hostInFlight;
@@ -298,6 +289,12 @@ struct NetworkSession::Private
     {
         return hostProto[size_t(hostId)] == Proto::Http2 ? std::max(perManagerLimit, Http2StreamsPerLane) : perManagerLimit;
     }
+    /// Direct requests to \a hostId on one manager beyond which Qt holds them back (the
+    /// session cancels those unsent when the host stops): none it will cancel under HTTP/2.
+    int heldBackBeyond(int hostId) const
+    {
+        return hostProto[size_t(hostId)] == Proto::Http2 ? std::numeric_limits<int>::max() : perManagerLimit;
+    }
     /// Pools one host needs: one while its protocol is unknown (the first handshake tells).
     int poolsNeeded(int hostId) const
     {
@@ -328,8 +325,8 @@ struct NetworkSession::Private
     void finishCall(NetworkCall *call);
     void cancelQueued(NetworkCall *call, const QString &why);
     void releaseSlot(ReplyRec &rec, QObject *reply);
-    /// A new TLS connection of \a m: where ALPN chose HTTP/2, Qt sends what it held back.
-    void onEncrypted(TrackedManager *m, QNetworkReply *reply);
+    /// A new TLS connection: the first one to a host tells its protocol (ALPN).
+    void onEncrypted(QNetworkReply *reply);
     void setState(State s)
     {
         if (state == s)
