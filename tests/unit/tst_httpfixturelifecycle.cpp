@@ -72,6 +72,19 @@ struct HostRun
         host = std::make_unique<ServiceHost>(r.config, registry, lifetime);
         return true;
     }
+
+    /// Loads one http-fixture service named "web" with \a shutdown, starts it and returns the
+    /// port it logged (a LogCapture must be active); empty if any step failed.
+    QString startFixture(const QByteArray &shutdown)
+    {
+        if (!load(R"({"shutdown":)" + shutdown + R"(, "services":[{"name":"web","type":"http-fixture"}]})"))
+            return {};
+        QSignalSpy ready(host.get(), &ServiceHost::allReady);
+        host->start();
+        if (ready.isEmpty() && !ready.wait(10000))
+            return {};
+        return LogCapture::find(QRegularExpression(u"listening on http://127\\.0\\.0\\.1:(\\d+)$"_s), 1);
+    }
 };
 
 } // namespace
@@ -334,12 +347,7 @@ void TestHttpFixtureLifecycle::serviceDrainsDelayedResponses()
 {
     LogCapture log;
     HostRun run;
-    QVERIFY(run.load(R"({"shutdown":{"deadline":"10s","drain":"5s","cancel":"1s"},
-                         "services":[{"name":"web","type":"http-fixture"}]})"));
-    QSignalSpy ready(run.host.get(), &ServiceHost::allReady);
-    run.host->start();
-    QVERIFY(!ready.isEmpty() || ready.wait(10000));
-    const QString port = LogCapture::find(QRegularExpression(u"listening on http://127\\.0\\.0\\.1:(\\d+)$"_s), 1);
+    const QString port = run.startFixture(R"({"deadline":"10s","drain":"5s","cancel":"1s"})");
     QVERIFY(!port.isEmpty());
     const QUrl url(u"http://127.0.0.1:%1/delay?ms=400"_s.arg(port));
     std::unique_ptr<QNetworkReply> reply(m_nam->get(QNetworkRequest(url)));
@@ -364,12 +372,7 @@ void TestHttpFixtureLifecycle::serviceCancelsNeverRequests()
 {
     LogCapture log;
     HostRun run;
-    QVERIFY(run.load(R"({"shutdown":{"deadline":"10s","drain":"200ms","cancel":"2s"},
-                         "services":[{"name":"web","type":"http-fixture"}]})"));
-    QSignalSpy ready(run.host.get(), &ServiceHost::allReady);
-    run.host->start();
-    QVERIFY(!ready.isEmpty() || ready.wait(10000));
-    const QString port = LogCapture::find(QRegularExpression(u"listening on http://127\\.0\\.0\\.1:(\\d+)$"_s), 1);
+    const QString port = run.startFixture(R"({"deadline":"10s","drain":"200ms","cancel":"2s"})");
     QVERIFY(!port.isEmpty());
     std::vector<std::unique_ptr<QNetworkReply>> replies;
     for (int i = 0; i < 3; ++i)
