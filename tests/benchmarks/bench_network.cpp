@@ -276,10 +276,14 @@ int main(int argc, char **argv)
         e2e.drainMs.push_back(drainRun(server, e2e));
         e2e.bareDrainMs.push_back(drainRun(server, e2e, true));
         e2e.deadlineMs.push_back(deadlineRun(server, e2e));
-        std::fprintf(stderr, "berth run %d: drain %.0f ms (bare Qt %.0f ms), deadline %.0f ms\n", i + 1,
-                     e2e.drainMs.back(), e2e.bareDrainMs.back(), e2e.deadlineMs.back());
+        std::fprintf(stderr, "berth run %d: drain %.0f ms, %.0f after the last answer could come (bare Qt %.0f, %.0f), "
+                             "deadline %.0f ms\n", i + 1, e2e.drainMs.back(), e2e.ownMs.back(), e2e.bareDrainMs.back(),
+                     e2e.bareOwnMs.back(), e2e.deadlineMs.back());
     }
-    std::fprintf(stderr, "e2e done at %.1f s\n", total.elapsed() / 1000.0);
+    if (part("berth"))
+        std::fprintf(stderr, "e2e done at %.1f s: drain median %.0f ms (%.0f after the last answer could come), bare Qt %.0f (%.0f)\n",
+                     total.elapsed() / 1000.0, median(e2e.drainMs), median(e2e.ownMs), median(e2e.bareDrainMs),
+                     median(e2e.bareOwnMs));
 
     if (!only.isEmpty())
         return 0;
