@@ -113,7 +113,19 @@ void NetworkSession::Private::onCreated(TrackedManager *m, int managerIndex, QNe
     rec.manager = quint16(managerIndex);
     rec.lane = quint16(dispatching ? dispatchingLane : 0);
     rec.hostId = dispatching ? dispatching->d->hostId : hostIdOf(request.url(), request.peerVerifyName());
-    int &onManager = m->loadOf(rec.hostId, rec.lane);
+    Lane &onLane = m->laneOf(rec.hostId, rec.lane);
+    if (hostProto[size_t(rec.hostId)] != Proto::Http1) {
+        // Under HTTP/2 Qt may hold a request until a stream is free: the session sees when it
+        // is written. (Before the first handshake the protocol is not known yet.)
+        rec.unsent = true;
+        ++onLane.unsent;
+        QObject::connect(reply, &QNetworkReply::requestSent, q, &NetworkSession::onRequestSent);
+        if (dispatching && hostProto[size_t(rec.hostId)] == Proto::Http2 && h2Limit[size_t(rec.hostId)] == 0
+            && onLane.load >= h2Seen[size_t(rec.hostId)] && !onLane.probe) {
+            onLane.probe = reply;
+            onLane.probeSawFinish = false;
+        }
+    }
     if (dispatching) {
         rec.call = dispatching;
         rec.ledgerId = dispatching->d->ledgerId;
@@ -121,7 +133,7 @@ void NetworkSession::Private::onCreated(TrackedManager *m, int managerIndex, QNe
         rec.direct = true;
         rec.file = directFile;
         rec.line = directLine;
-        if (onManager >= heldBackBeyond(rec.hostId)) {
+        if (onLane.load >= heldBackBeyond(rec.hostId)) {
             rec.overflow = true;
             m->overflow[rec.hostId].append(reply);
         }
@@ -130,7 +142,7 @@ void NetworkSession::Private::onCreated(TrackedManager *m, int managerIndex, QNe
                                    nameOf(verb, reply->url()),
                                    [reply] { reply->abort(); }, rec.file, rec.line);
     }
-    ++onManager;
+    ++onLane.load;
     ++m->outstanding;
     ++hostInFlight[rec.hostId];
     ++inFlight;
@@ -155,7 +167,16 @@ void NetworkSession::Private::releaseSlot(ReplyRec &rec, QObject *reply)
         return;
     TrackedManager *m = managers[rec.manager];
     --m->outstanding;
-    --m->loadOf(rec.hostId, rec.lane);
+    Lane &lane = m->laneOf(rec.hostId, rec.lane);
+    --lane.load;
+    if (lane.probe == reply)
+        lane.probe = nullptr;             // ended before it went out
+    else if (lane.probe && !rec.unsent)
+        lane.probeSawFinish = true;       // a stream came free while the probe waited
+    if (rec.unsent) {
+        rec.unsent = false;
+        --lane.unsent;
+    }
     auto over = m->overflow.find(rec.hostId);
     if (over == m->overflow.end() || over->isEmpty())
         return;
@@ -169,6 +190,44 @@ void NetworkSession::Private::releaseSlot(ReplyRec &rec, QObject *reply)
         if (it != replies.end())
             it->overflow = false;
     }
+}
+
+void NetworkSession::onRequestSent()
+{
+    d->onRequestSent(sender());
+}
+
+void NetworkSession::Private::onRequestSent(QObject *reply)
+{
+    const auto it = replies.find(reply);
+    if (it == replies.end() || !it->unsent || it->finished)
+        return;   // written again (a resend), or over already
+    it->unsent = false;
+    if (it->manager >= int(managers.size()) || !managers[it->manager])
+        return;
+    const int hostId = it->hostId;
+    Lane &lane = managers[it->manager]->laneOf(hostId, it->lane);
+    --lane.unsent;
+    const bool probe = lane.probe == reply;
+    if (probe)
+        lane.probe = nullptr;
+    if (hostProto[size_t(hostId)] != Proto::Http2)
+        return;
+    // Every stream written and not yet finished is open at the server now (the finish of a
+    // stream reaches this thread before a request Qt wrote after it): the server takes them all.
+    int &seen = h2Seen[size_t(hostId)];
+    seen = std::max(seen, std::min(lane.load - lane.unsent, Http2StreamsPerLane));
+    if (!probe)
+        return;
+    if (lane.probeSawFinish && h2Limit[size_t(hostId)] == 0) {
+        // The probe went out only once a stream came free: the server's limit. (Or Qt was
+        // slow to write it while a stream finished: then the limit is lower than the server's,
+        // which costs connections, never a request that waits.)
+        h2Limit[size_t(hostId)] = seen;
+        qCDebug(lcNet).noquote() << u"%1: %2 takes %3 HTTP/2 stream(s) at once per connection"_s.arg(
+            service, q->redact(static_cast<QNetworkReply *>(reply)->url().adjusted(QUrl::RemovePath | QUrl::RemoveQuery)), QString::number(seen));
+    }
+    pump();
 }
 
 void NetworkSession::Private::onEncrypted(QNetworkReply *reply)
@@ -254,7 +313,6 @@ std::pair<TrackedManager *, int> NetworkSession::Private::pickSlot(int hostId)
 {
     static const int cores = std::max(1, QThread::idealThreadCount());
     const int pools = poolsNeeded(hostId);
-    const int capacity = laneCapacity(hostId);
     const int lanes = std::min(hostLanes[size_t(hostId)], pools);
     const int byLoad = (perHostLimit + MaxConnectionsPerManager - 1) / MaxConnectionsPerManager;
     const int wanted = std::max({(pools + lanes - 1) / lanes, std::min(cores, pools), std::min(byLoad, pools)});
@@ -270,7 +328,7 @@ std::pair<TrackedManager *, int> NetworkSession::Private::pickSlot(int hostId)
         if (best && m->outstanding >= best->outstanding)
             continue;
         for (int lane = 0; lane < lanesEach; ++lane) {
-            if (m->loadOf(hostId, lane) < capacity) {
+            if (laneHasRoom(m, hostId, lane)) {
                 best = m;
                 bestLane = lane;
                 break;

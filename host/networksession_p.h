@@ -95,8 +95,22 @@ constexpr int MaxLanes = 1024;
 /// costs ~80 KiB and a join at close.
 constexpr int MaxConnectionsPerManager = 128;
 /// Requests send() puts on one lane of a host that speaks HTTP/2: streams of one connection.
-/// Qt 6.4 opens at most 100 streams at once on a connection and queues the rest.
+/// Qt 6.4 opens at most 100 streams at once on a connection and queues the rest; a server may
+/// allow fewer (SETTINGS_MAX_CONCURRENT_STREAMS), which the session learns (laneHasRoom()).
 constexpr int Http2StreamsPerLane = 100;
+
+/// One pool of one manager for one host: its requests outstanding, and under HTTP/2 (or before
+/// the first handshake tells) those Qt has not written yet (no requestSent() so far).
+struct Lane
+{
+    int load = 0;
+    int unsent = 0;
+    /// send()'s one request beyond the streams the server is known to take (HTTP/2 only).
+    QObject *probe = nullptr;
+    /// A request of the lane finished while the probe waited unsent: the probe waited for a
+    /// free stream, so the server takes no more than the lane held when it went out.
+    bool probeSawFinish = false;
+};
 int lanesFor(const QUrl &url, bool customPeerName);
 QString laneName(const QUrl &url, int lane);
 
@@ -115,20 +129,20 @@ public:
     TrackedManager(NetworkSession *session, int index, bool forDirect)
         : QNetworkAccessManager(session), forDirect(forDirect), m_session(session), m_index(index) {}
 
-    /// Replies outstanding per host and lane: host id -> count per lane.
-    QHash<int, std::vector<int>> load;
+    /// Per host and lane: host id -> lanes.
+    QHash<int, std::vector<Lane>> lanes;
     QHash<int, QList<QObject *>> overflow; ///< direct replies Qt holds back (no free slot)
     int outstanding = 0;
     /// The manager of manager() (Qt follows redirects); send()'s managers follow none
     /// (the session does, hop by hop, for lanes and for its limits).
     const bool forDirect;
 
-    int &loadOf(int hostId, int lane)
+    Lane &laneOf(int hostId, int lane)
     {
-        std::vector<int> &lanes = load[hostId];
-        if (int(lanes.size()) <= lane)
-            lanes.resize(size_t(lane) + 1, 0);
-        return lanes[size_t(lane)];
+        std::vector<Lane> &of = lanes[hostId];
+        if (int(of.size()) <= lane)
+            of.resize(size_t(lane) + 1);
+        return of[size_t(lane)];
     }
 
 protected:
@@ -189,6 +203,7 @@ struct ReplyRec
     bool direct = false;
     bool overflow = false;         ///< held back inside Qt's queue (direct use beyond the slots)
     bool finished = false;
+    bool unsent = false;           ///< HTTP/2 (or not known yet): not written by Qt so far
 };
 static_assert(sizeof(ReplyRec) <= 40, "ReplyRec is kept small: one per reply in flight");
 
@@ -219,6 +234,12 @@ struct NetworkSession::Private
     /// 1 run of 8). They count as in flight and drain.
     enum class Proto : quint8 { Unknown, Http1, Http2 };
     std::vector<Proto> hostProto;
+    /// By host id, under HTTP/2: streams one connection has been seen to carry at once (the
+    /// server takes at least that many), and the most it takes once a probe has shown it (0:
+    /// not known). send() never hands Qt more than the server takes, so that nothing it sent
+    /// waits inside Qt, where the session could not cancel it when the host stops.
+    std::vector<int> h2Seen;
+    std::vector<int> h2Limit;
     QHash<int, int> hostInFlight;
     int inFlight = 0;
     std::deque<NetworkCall *> queue;
@@ -281,14 +302,35 @@ struct NetworkSession::Private
         hostIds.insert(key, id);
         hostLanes.push_back(lanesFor(url, !peerVerifyName.isEmpty()));
         hostProto.push_back(url.scheme() == u"https"_s && options.http2 ? Proto::Unknown : Proto::Http1);
+        h2Seen.push_back(1);
+        h2Limit.push_back(0);
         return id;
     }
     /// Requests send() puts on one pool (manager, lane) of \a hostId: its connections under
     /// HTTP/1.1, streams of its connection under HTTP/2.
     int laneCapacity(int hostId) const
     {
-        return hostProto[size_t(hostId)] == Proto::Http2 ? std::max(perManagerLimit, Http2StreamsPerLane) : perManagerLimit;
+        if (hostProto[size_t(hostId)] != Proto::Http2)
+            return perManagerLimit;
+        const int limit = h2Limit[size_t(hostId)];
+        return limit > 0 ? std::min(limit, Http2StreamsPerLane) : Http2StreamsPerLane;
     }
+    /// Whether send() may hand one more request of \a hostId to this pool. Under HTTP/2 Qt
+    /// writes a request at once only while the connection has a stream free, and the server
+    /// says how many it takes in a frame Qt keeps to itself. So the session hands Qt requests
+    /// up to the streams a connection to the host has been seen to carry, and then one at a
+    /// time (the probe) until one has to wait for a stream: from then on the host's limit is
+    /// known and nothing waits inside Qt.
+    bool laneHasRoom(TrackedManager *m, int hostId, int lane)
+    {
+        const Lane &l = m->laneOf(hostId, lane);
+        if (l.load >= laneCapacity(hostId))
+            return false;
+        if (hostProto[size_t(hostId)] != Proto::Http2 || h2Limit[size_t(hostId)] > 0)
+            return true;
+        return l.load < h2Seen[size_t(hostId)] || !l.probe;
+    }
+    void onRequestSent(QObject *reply);
     /// Direct requests to \a hostId on one manager beyond which Qt holds them back (the
     /// session cancels those unsent when the host stops): none it will cancel under HTTP/2.
     int heldBackBeyond(int hostId) const

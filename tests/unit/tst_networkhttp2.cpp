@@ -49,6 +49,7 @@ private Q_SLOTS:
     void drainLetsDirectStreamsFinish();
     void directStreamsBeyondQtsLimitDrainToo();
     void cancelResetsTheStreamsAndCloseTheConnection();
+    void sendLearnsTheServersStreamLimit();
 
 private:
     std::unique_ptr<H2Server> m_server;
@@ -242,6 +243,53 @@ void TestNetworkHttp2::cancelResetsTheStreamsAndCloseTheConnection()
     s.close();
     QTRY_COMPARE_WITH_TIMEOUT(m_server->closed, m_server->protocols.size(), 10000);
     QCOMPARE(m_server->answered, 0);
+}
+
+void TestNetworkHttp2::sendLearnsTheServersStreamLimit()
+{
+    // A server that takes 10 streams at once per connection (SETTINGS_MAX_CONCURRENT_STREAMS).
+    // Qt keeps the limit to itself and queues the requests beyond it, where the session could
+    // not cancel them when the host stops: they would go out after the stop. So send() learns
+    // the limit (one request at a time beyond what a connection has been seen to carry, until
+    // one has to wait for a stream) and never hands a connection more.
+    m_server = std::make_unique<H2Server>();
+    QString why;
+    QVERIFY2(m_server->start(&why, 10), qPrintable(why));
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, h2Options(60));
+    // 1. Learning: 40 calls, at most 60 in flight.
+    const Outcomes first = getMany(s, 40, m_server->url(u"/delay?ms=150"_s));
+    QTRY_VERIFY_WITH_TIMEOUT(allDone(first), 15000);
+    for (const auto &out : first)
+        QVERIFY2(out->error == QNetworkReply::NoError, qPrintable(out->errorString));
+    QCOMPARE(m_server->resets, 0);
+    // 2. 100 calls, 60 in flight: six connections of 10 streams, 40 calls in the session's
+    // queue. At the stop those 40 are cancelled unsent and the 60 drain: the server sees no
+    // request after the stop.
+    const int before = m_server->requests;
+    const Outcomes outs = getMany(s, 100, m_server->url(u"/delay?ms=800"_s));
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->requests - before, 60, 10000);
+    QTest::qWait(100);
+    QCOMPARE(m_server->requests - before, 60);
+    QCOMPARE(s.inFlight(), 60);
+    ledger.markStopping(Svc);
+    s.beginDrain();
+    QTRY_VERIFY_WITH_TIMEOUT(allDone(outs), 10000);
+    int answered = 0, cancelled = 0;
+    for (const auto &out : outs) {
+        if (out->error == QNetworkReply::NoError)
+            ++answered;
+        else if (out->error == QNetworkReply::OperationCanceledError && !out->sent)
+            ++cancelled;
+        else
+            QFAIL(qPrintable(out->errorString));
+    }
+    QCOMPARE(answered, 60);
+    QCOMPARE(cancelled, 40);
+    QTest::qWait(300);
+    QCOMPARE(m_server->requests - before, 60);
+    QCOMPARE(m_server->resets, 0);
+    QVERIFY2(m_server->protocols.size() >= 6, qPrintable(m_server->protocols.join(u' ')));
 }
 
 QTEST_GUILESS_MAIN(TestNetworkHttp2)

@@ -147,6 +147,7 @@ private:
     friend class TrackedManager;
     void onReplyFinished(QNetworkReply *reply);
     void onReplyGone(QObject *object);
+    void onRequestSent();
     struct Private;
     std::unique_ptr<Private> d;
 };
