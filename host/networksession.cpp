@@ -183,6 +183,7 @@ void NetworkSession::beginDrain()
     d->setState(State::Draining);
     d->rateTimer->stop();
     // Nothing that has not reached the network may leave now: the session's queue...
+    const qsizetype queued = qsizetype(d->queue.size());
     while (!d->queue.empty())
         d->cancelQueued(d->queue.front(), u"cancelled before it was sent: the host is stopping"_s);
     // ... the waits between attempts (the call ends with its last answer) ...
@@ -208,9 +209,20 @@ void NetworkSession::beginDrain()
         if (it != d->replies.constEnd() && it->overflow && !it->finished)
             static_cast<QNetworkReply *>(reply)->abort();
     }
-    if (!held.isEmpty() || d->inFlight)
-        qCInfo(lcNet).noquote() << u"%1: draining %2 request(s) in flight; %3 never sent"_s
-                                       .arg(d->service).arg(d->inFlight).arg(held.size());
+    if (held.isEmpty() && !d->inFlight && !queued)
+        return;
+    // Direct requests to an HTTP/2 host that Qt has not written yet: those beyond the streams
+    // the server takes wait in Qt's HTTP/2 queue, which Qt 6.4 cannot safely cancel (see
+    // hostProto). They go out as streams come free, and drain.
+    int inQt = 0;
+    for (auto it = d->replies.cbegin(); it != d->replies.cend(); ++it)
+        inQt += it->direct && it->unsent && !it->finished && d->hostProto[size_t(it->hostId)] == Private::Proto::Http2;
+    QString text = u"%1: draining %2 request(s) in flight; %3 never sent (%4 queued call(s), %5 direct request(s) Qt held back)"_s
+                       .arg(d->service).arg(d->inFlight).arg(queued + held.size()).arg(queued).arg(held.size());
+    if (inQt)
+        text += u"; %1 direct request(s) not yet written to an HTTP/2 connection: Qt cannot take them back, "
+                u"they go out as streams come free"_s.arg(inQt);
+    qCInfo(lcNet).noquote() << text;
 }
 
 void NetworkSession::abortAll()
