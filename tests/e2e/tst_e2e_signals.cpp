@@ -6,6 +6,7 @@
 #include <QtCore/QJsonArray>
 #include <QtCore/QJsonDocument>
 #include <QtCore/QJsonObject>
+#include <QtCore/QRegularExpression>
 
 using namespace Qt::StringLiterals;
 
@@ -20,6 +21,7 @@ private Q_SLOTS:
     void thirdSigintFinishesEvenWhileTheLoopIsBlocked();
     void deadlineHoldsWhenAServiceBlocksTheLoop();
     void deadlineHoldsWhenTheLoopWasBlockedBeforeTheSignal();
+    void budgetsCountFromTheSignalWhenTheLoopWasBusy();
     void sighupReloadsValidConfig();
     void sighupKeepsOldConfigWhenNewOneIsInvalid();
     void sigusr1DumpsLedgerWithoutStopping();
@@ -158,6 +160,39 @@ void TestE2eSignals::deadlineHoldsWhenTheLoopWasBlockedBeforeTheSignal()
     QVERIFY2(err.contains(u"the host thread is blocked in service code: wedged, for "_s), qPrintable(err));
     QVERIFY(err.contains(u"the stop request never reached the host thread"_s));
     QVERIFY(err.contains(u"shutdown deadline reached"_s));
+}
+
+void TestE2eSignals::budgetsCountFromTheSignalWhenTheLoopWasBusy()
+{
+    // The host thread is busy for 700 ms when SIGTERM comes. The budgets count from the
+    // signal, as a supervisor counts: the 600 ms drain is over by the time the host thread
+    // looks, so the jobs still running are cancelled at once and the stop is clean, ~700 ms
+    // after the signal. Counted from when the host thread got to it, the drain would run to
+    // ~1 300 ms.
+    BerthProcess b;
+    b.run(R"({"shutdown":{"deadline":"2s","drain":"600ms","cancel":"300ms","reserve":"200ms"},"services":[
+        {"name":"worker","type":"chaos","config":{"workEvery":"20ms","workDuration":"30s"}},
+        {"name":"busy","type":"chaos","config":{"blockAfter":"300ms","blockFor":"700ms"}}]})");
+    QVERIFY2(b.waitFor(u"blockAfter: blocking the event loop for 700ms"_s) >= 0, qPrintable(b.stdErr()));
+    QElapsedTimer t;
+    t.start();
+    QVERIFY(b.signalDelivered(SIGTERM));
+    const int code = b.finish(10000);
+    const qint64 took = t.elapsed();
+    const QString err = b.stdErr();
+    QVERIFY2(code == 0, qPrintable(u"exit %1:\n%2"_s.arg(code).arg(err.right(3000))));
+    const auto noted = QRegularExpression(u"stop requested by SIGTERM: deadline 2s \\(drain 600ms, cancel 300ms\\); "
+                                          u"noted (\\d+)ms ago, while the host thread was busy"_s).match(err);
+    QVERIFY2(noted.hasMatch(), qPrintable(err.right(3000)));
+    QVERIFY2(noted.captured(1).toInt() >= 500, qPrintable(noted.captured(0)));
+    QVERIFY2(err.contains(u"phase cancel:"_s), qPrintable(err.right(3000)));
+#ifdef BERTH_SANITIZED
+    const qint64 limit = 1250;
+#else
+    const qint64 limit = 1000;
+#endif
+    qInfo("exit %lld ms after the signal; %s", took, qPrintable(noted.captured(0)));
+    QVERIFY2(took < limit, qPrintable(u"exit took %1ms:\n%2"_s.arg(took).arg(err.right(3000))));
 }
 
 void TestE2eSignals::sighupReloadsValidConfig()

@@ -18,6 +18,10 @@ struct StopReason
     /// Zero: no platform limit, use the configured shutdown.deadline. A non-zero value only ever
     /// shortens the configured deadline.
     std::chrono::milliseconds platformLimit{0};
+    /// When a thread other than the host's first noted the stop (a signal's delivery thread, a
+    /// console control handler): the shutdown's budgets count from there, not from the moment
+    /// the host thread, perhaps busy, got to it. Unset: that moment. Filled in by Lifetime.
+    std::chrono::steady_clock::time_point notedAt{};
 };
 
 /// The single entry point for every way a process is told to stop, reload or dump.
@@ -60,6 +64,7 @@ private:
     int m_stopRequests = 0;
     StopReason m_firstReason;
     std::atomic<int> m_externalNotes{0};
+    std::atomic<std::chrono::steady_clock::rep> m_firstNote{0};   ///< steady clock, 0: none yet
     std::function<void(int)> m_listener;
 };
 
