@@ -17,6 +17,7 @@ private Q_SLOTS:
     void countsRequestsAndKeepsFirstReason();
     void reloadAndDumpCarryTheirSource();
     void externalNotesReachListenerFromAnyThread();
+    void stopCarriesWhenItWasFirstNoted();
 };
 
 void TestLifetime::countsRequestsAndKeepsFirstReason()
@@ -57,6 +58,31 @@ void TestLifetime::externalNotesReachListenerFromAnyThread()
     t.join();
     QCOMPARE(last.load(), 2);
     QCOMPARE(lifetime.externalStopNotes(), 2);
+}
+
+void TestLifetime::stopCarriesWhenItWasFirstNoted()
+{
+    using Clock = std::chrono::steady_clock;
+    {
+        // Asked for on the owning thread only: the host's own moment counts (notedAt unset).
+        Lifetime lifetime;
+        lifetime.requestStop({u"tray"_s, {}});
+        QCOMPARE(lifetime.firstReason().notedAt, Clock::time_point{});
+    }
+    // Noted on another thread first (a signal's delivery thread), seen by the owner later:
+    // the request carries the first note's time, and a later note does not move it.
+    Lifetime lifetime;
+    QSignalSpy spy(&lifetime, &Lifetime::stopRequested);
+    const auto before = Clock::now();
+    std::thread([&lifetime] { lifetime.noteStopFromAnyThread(); }).join();
+    const auto after = Clock::now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    std::thread([&lifetime] { lifetime.noteStopFromAnyThread(); }).join();
+    lifetime.requestStop({u"SIGTERM"_s, {}});
+    const StopReason r = spy.at(0).at(0).value<StopReason>();
+    QVERIFY(r.notedAt >= before && r.notedAt <= after);
+    QCOMPARE(lifetime.firstReason().notedAt, r.notedAt);
+    QVERIFY(Clock::now() - r.notedAt >= std::chrono::milliseconds(30));
 }
 
 QTEST_GUILESS_MAIN(TestLifetime)
