@@ -156,7 +156,7 @@ void TrackedManager::childEvent(QChildEvent *event)
     QNetworkAccessManager::childEvent(event);
 }
 
-void NetworkSession::Private::releaseSlot(ReplyRec &rec, QObject *reply)
+void NetworkSession::Private::releaseSlot(ReplyRec &rec, QObject *reply, bool answered)
 {
     if (rec.finished)
         return;
@@ -169,6 +169,8 @@ void NetworkSession::Private::releaseSlot(ReplyRec &rec, QObject *reply)
     --m->outstanding;
     Lane &lane = m->laneOf(rec.hostId, rec.lane);
     --lane.load;
+    if (answered)
+        lane.settled = true;
     if (lane.probe == reply)
         lane.probe = nullptr;             // ended before it went out
     else if (lane.probe && !rec.unsent)
@@ -208,6 +210,11 @@ void NetworkSession::Private::onRequestSent(QObject *reply)
     const int hostId = it->hostId;
     Lane &lane = managers[it->manager]->laneOf(hostId, it->lane);
     --lane.unsent;
+    if (lane.firstSentAt < 0) {
+        lane.firstSentAt = clock.elapsed();
+        if (hostProto[size_t(hostId)] != Proto::Http1 && h2Limit[size_t(hostId)] == 0)
+            QTimer::singleShot(SettleMs + 1, q, [this] { pump(); });   // probes may start then
+    }
     const bool probe = lane.probe == reply;
     if (probe)
         lane.probe = nullptr;

@@ -20,7 +20,7 @@ void NetworkSession::onReplyFinished(QNetworkReply *reply)
     auto it = d->replies.find(reply);
     if (it == d->replies.end())
         return;
-    d->releaseSlot(*it, reply);
+    d->releaseSlot(*it, reply, reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).isValid());
     if (it->call) {
         NetworkCall *call = it->call;
         d->replies.erase(it);
@@ -72,6 +72,7 @@ NetworkSession::NetworkSession(const QString &service, WorkLedger *ledger,
     d->tokens = options.rateBurst;
     d->rateTimer = new QTimer(this);
     d->rateTimer->setSingleShot(true);
+
     connect(d->rateTimer, &QTimer::timeout, this, [this] { d->pump(); });
     d->graveyard = new QObject(this);
     if (!options.cookieJar.isEmpty()) {
@@ -232,10 +233,16 @@ void NetworkSession::abortAll()
     beginDrain();
     if (d->state == State::Draining)
         d->setState(State::Aborting);
-    // abort() finishes replies re-entrantly: work on a copy, expect the set to shrink.
+    // abort() finishes replies re-entrantly: work on a copy, expect the set to shrink. Those Qt
+    // has not written go first: aborting a written one frees an HTTP/2 stream, and Qt would
+    // write a request it holds into it before that request's own abort reached it.
     QList<QObject *> running;
     for (auto it = d->replies.cbegin(); it != d->replies.cend(); ++it) {
-        if (!it->finished)
+        if (!it->finished && it->unsent)
+            running.append(it.key());
+    }
+    for (auto it = d->replies.cbegin(); it != d->replies.cend(); ++it) {
+        if (!it->finished && !it->unsent)
             running.append(it.key());
     }
     for (QObject *reply : std::as_const(running)) {
