@@ -76,13 +76,11 @@ void TestLifetime::stopCarriesWhenItWasFirstNoted()
     const auto before = Clock::now();
     std::thread([&lifetime] { lifetime.noteStopFromAnyThread(); }).join();
     const auto after = Clock::now();
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    std::thread([&lifetime] { lifetime.noteStopFromAnyThread(); }).join();
+    std::thread([&lifetime] { lifetime.noteStopFromAnyThread(); }).join();   // later: not taken
     lifetime.requestStop({u"SIGTERM"_s, {}});
     const StopReason r = spy.at(0).at(0).value<StopReason>();
     QVERIFY(r.notedAt >= before && r.notedAt <= after);
     QCOMPARE(lifetime.firstReason().notedAt, r.notedAt);
-    QVERIFY(Clock::now() - r.notedAt >= std::chrono::milliseconds(30));
 }
 
 QTEST_GUILESS_MAIN(TestLifetime)
