@@ -72,7 +72,6 @@ NetworkSession::NetworkSession(const QString &service, WorkLedger *ledger,
     d->tokens = options.rateBurst;
     d->rateTimer = new QTimer(this);
     d->rateTimer->setSingleShot(true);
-
     connect(d->rateTimer, &QTimer::timeout, this, [this] { d->pump(); });
     d->graveyard = new QObject(this);
     if (!options.cookieJar.isEmpty()) {

@@ -42,13 +42,21 @@ public:
 
     /// \a maxStreams: the SETTINGS_MAX_CONCURRENT_STREAMS the server announces (0: hyper-h2's
     /// 100; -1: no HTTP/2 at all, ALPN offers only HTTP/1.1).
+    /// Whether this machine can run the server at all: a missing prerequisite is a skip, with
+    /// what to install in \a why; a server that has what it needs and still fails is a failure.
+    bool available(QString *why) const
+    {
+        if (!python().isEmpty())
+            return true;
+        *why = u"no python3 with the h2 module (python3-h2; tests/run.sh installs it)"_s;
+        return false;
+    }
+
     bool start(QString *why, int maxStreams = 0)
     {
-        const QString py = python();
-        if (py.isEmpty()) {
-            *why = u"no python3 with the h2 module (python3-h2; tests/run.sh installs it)"_s;
+        if (!available(why))
             return false;
-        }
+        const QString py = python();
         m_proc.setProcessChannelMode(QProcess::ForwardedErrorChannel);
         QObject::connect(&m_proc, &QProcess::readyReadStandardOutput, [this] { readLines(); });
         QStringList args{QStringLiteral(BERTH_SOURCE_DIR "/tests/h2server.py"),

@@ -45,8 +45,9 @@ void TestE2eHttp2::initTestCase()
 {
     m_server = std::make_unique<H2Server>();
     QString why;
-    if (!m_server->start(&why))
+    if (!m_server->available(&why))
         QSKIP(qPrintable(why));
+    QVERIFY2(m_server->start(&why), qPrintable(why));
 }
 
 void TestE2eHttp2::sigtermDrainsPollsOverHttp2_data()

@@ -69,8 +69,9 @@ void TestNetworkHttp2::init()
         QSKIP("this Qt has no TLS backend (QSslSocket::supportsSsl() is false)");
     m_server = std::make_unique<H2Server>();
     QString why;
-    if (!m_server->start(&why))
+    if (!m_server->available(&why))
         QSKIP(qPrintable(why));
+    QVERIFY2(m_server->start(&why), qPrintable(why));
 }
 
 void TestNetworkHttp2::http2WhereTheServerOffersIt()
