@@ -114,14 +114,20 @@ void NetworkSession::Private::pump()
         auto pick = queue.end();
         std::pair<TrackedManager *, int> slot{nullptr, 0};
         int looked = 0;
+        int full = -1;   // a host just found without room: the calls behind it are often for it too
         for (auto it = queue.begin(); it != queue.end() && looked < 64; ++it, ++looked) {
             const int host = (*it)->d->hostId;
-            if (hostInFlight.value(host) >= perHostLimit)
+            if (host == full)
                 continue;
+            if (hostInFlight[size_t(host)] >= perHostLimit) {
+                full = host;
+                continue;
+            }
             if ((slot = pickSlot(host)).first) {
                 pick = it;
                 break;
             }
+            full = host;
         }
         if (pick == queue.end())
             break;
@@ -335,7 +341,7 @@ bool NetworkSession::Private::followRedirect(NetworkCall *call, QNetworkReply *r
     }
     // Draining: the hop belongs to a request in flight, so it goes now if its host has room;
     // nothing new waits in a queue once the host stops.
-    if (inFlight < maxConcurrent && hostInFlight.value(cd->hostId) < perHostLimit) {
+    if (inFlight < maxConcurrent && hostInFlight[size_t(cd->hostId)] < perHostLimit) {
         if (const auto slot = pickSlot(cd->hostId); slot.first) {
             dispatch(call, slot.first, slot.second);
             return true;

@@ -144,7 +144,7 @@ void NetworkSession::Private::onCreated(TrackedManager *m, int managerIndex, QNe
     }
     ++onLane.load;
     ++m->outstanding;
-    ++hostInFlight[rec.hostId];
+    ++hostInFlight[size_t(rec.hostId)];
     ++inFlight;
     replies.insert(reply, rec);
 }
@@ -162,7 +162,7 @@ void NetworkSession::Private::releaseSlot(ReplyRec &rec, QObject *reply, bool an
         return;
     rec.finished = true;
     --inFlight;
-    --hostInFlight[rec.hostId];
+    --hostInFlight[size_t(rec.hostId)];
     if (rec.manager >= int(managers.size()) || !managers[rec.manager])
         return;
     TrackedManager *m = managers[rec.manager];

@@ -248,7 +248,7 @@ struct NetworkSession::Private
     /// waits inside Qt, where the session could not cancel it when the host stops.
     std::vector<int> h2Seen;
     std::vector<int> h2Limit;
-    QHash<int, int> hostInFlight;
+    std::vector<int> hostInFlight;        ///< by host id: requests Qt holds (sent or not)
     int inFlight = 0;
     std::deque<NetworkCall *> queue;
     QList<NetworkCall *> waiting;         ///< calls between attempts
@@ -312,6 +312,7 @@ struct NetworkSession::Private
         hostProto.push_back(url.scheme() == u"https"_s && options.http2 ? Proto::Unknown : Proto::Http1);
         h2Seen.push_back(1);
         h2Limit.push_back(0);
+        hostInFlight.push_back(0);
         return id;
     }
     /// Requests send() puts on one pool (manager, lane) of \a hostId: its connections under

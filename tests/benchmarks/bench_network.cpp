@@ -212,6 +212,18 @@ int main(int argc, char **argv)
                  total.elapsed() / 1000.0, median(tp.bare1), median(tp.send6), median(tp.direct6),
                  median(tp.send64), median(tp.bare11), median(tp.bareLanes), median(tp.rSend6),
                  median(tp.rDirect6), median(tp.rSend64vsLanes), median(tp.rSend64vsBare11));
+    const auto cpu = [](const std::vector<Cost> &v, double Cost::*field) {
+        std::vector<double> x;
+        for (const Cost &c : v)
+            x.push_back(c.*field);
+        return median(x);
+    };
+    if (part("throughput"))
+        std::fprintf(stderr, "CPU per request, µs (median): owning thread bare1 %.1f, send6 %.1f, direct6 %.1f; "
+                             "whole process bare1 %.1f, send6 %.1f, direct6 %.1f\n",
+                     cpu(tp.cpuBare1, &Cost::threadUs), cpu(tp.cpuSend6, &Cost::threadUs),
+                     cpu(tp.cpuDirect6, &Cost::threadUs), cpu(tp.cpuBare1, &Cost::processUs),
+                     cpu(tp.cpuSend6, &Cost::processUs), cpu(tp.cpuDirect6, &Cost::processUs));
 
     // 2. Memory per request, in a fresh process (one malloc arena, nothing else in its heap).
     double memBare = 0, memBareTimeout = 0, memDirect = 0, memSend = 0;

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <time.h>
 #include <unistd.h>
 #include <vector>
 
@@ -31,9 +32,20 @@ using StartOne = std::function<void(const Done &done)>;
 
 int g_errors = 0;
 
-/// Requests per second for \a total requests, \a concurrency at a time.
-static double rate(int total, int concurrency, const StartOne &startOne)
+static double cpuSeconds(clockid_t clock)
 {
+    timespec ts{};
+    clock_gettime(clock, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+}
+
+/// Requests per second for \a total requests, \a concurrency at a time; \a cost, if given,
+/// receives the CPU time per request in µs: on this thread (where the session's code runs),
+/// and in the whole process (the manager's HTTP threads and the server too).
+static double rate(int total, int concurrency, const StartOne &startOne, Cost *cost = nullptr)
+{
+    const double thread0 = cpuSeconds(CLOCK_THREAD_CPUTIME_ID);
+    const double process0 = cpuSeconds(CLOCK_PROCESS_CPUTIME_ID);
     int started = 0;
     int finished = 0;
     QEventLoop loop;
@@ -54,7 +66,12 @@ static double rate(int total, int concurrency, const StartOne &startOne)
         startOne(done);
     }
     loop.exec();
-    return total / (double(t.nsecsElapsed()) / 1e9);
+    const double seconds = double(t.nsecsElapsed()) / 1e9;
+    if (cost) {
+        cost->threadUs = (cpuSeconds(CLOCK_THREAD_CPUTIME_ID) - thread0) * 1e6 / total;
+        cost->processUs = (cpuSeconds(CLOCK_PROCESS_CPUTIME_ID) - process0) * 1e6 / total;
+    }
+    return total / seconds;
 }
 
 static StartOne bareGet(std::vector<Pool> pools)
@@ -115,7 +132,7 @@ Throughput measureThroughput(const QUrl &fast, int rounds, int perRound)
     // One variant: fresh managers (fresh connections), a warm-up, then the timed requests.
     // \a pools pools of 6 connections over \a managers managers, round-robin (lane = index /
     // managers): with managers < pools, the layout the session uses.
-    auto bare = [&](int managers, int poolCount) {
+    auto bare = [&](int managers, int poolCount, Cost *cost = nullptr) {
         std::vector<QNetworkAccessManager *> ms;
         std::vector<Pool> pools;
         for (int i = 0; i < managers; ++i)
@@ -128,17 +145,17 @@ Throughput measureThroughput(const QUrl &fast, int rounds, int perRound)
         }
         const StartOne one = bareGet(pools);
         rate(128, Concurrency, one);
-        const double r = rate(perRound, Concurrency, one);
+        const double r = rate(perRound, Concurrency, one, cost);
         qDeleteAll(ms);
         spin(20);
         return r;
     };
-    auto session = [&](int connectionsPerHost, bool direct, int *managers = nullptr) {
+    auto session = [&](int connectionsPerHost, bool direct, Cost *cost, int *managers = nullptr) {
         WorkLedger ledger;
         auto *s = new NetworkSession(u"bench"_s, &ledger, sessionOptions(Concurrency, connectionsPerHost));
         const StartOne one = direct ? directGet(s, request) : sendGet(s, request);
         rate(128, Concurrency, one);
-        const double r = rate(perRound, Concurrency, one);
+        const double r = rate(perRound, Concurrency, one, cost);
         if (managers)
             *managers = s->managerCount();
         s->close();
@@ -149,11 +166,12 @@ Throughput measureThroughput(const QUrl &fast, int rounds, int perRound)
     for (int round = 0; round < rounds; ++round) {
         // The order rotates each round so that no variant always follows the same one.
         double b1 = 0, s6 = 0, d6 = 0, s64 = 0, b11 = 0, bl = 0;
+        Cost cb1, cs6, cd6;
         const std::function<void()> steps[] = {
-            [&] { b1 = bare(1, 1); },
-            [&] { s6 = session(6, false); },
-            [&] { d6 = session(6, true); },
-            [&] { s64 = session(64, false, &out.send64Managers); },
+            [&] { b1 = bare(1, 1, &cb1); },
+            [&] { s6 = session(6, false, &cs6); },
+            [&] { d6 = session(6, true, &cd6); },
+            [&] { s64 = session(64, false, nullptr, &out.send64Managers); },
             [&] { b11 = bare(11, 11); },
             [&] { bl = bare(std::min(QThread::idealThreadCount(), 11), 11); },
         };
@@ -170,6 +188,9 @@ Throughput measureThroughput(const QUrl &fast, int rounds, int perRound)
         out.rDirect6.push_back(d6 / b1);
         out.rSend64vsBare1.push_back(s64 / b1);
         out.rSend64vsBare11.push_back(s64 / b11);
+        out.cpuBare1.push_back(cb1);
+        out.cpuSend6.push_back(cs6);
+        out.cpuDirect6.push_back(cd6);
     }
     return out;
 }

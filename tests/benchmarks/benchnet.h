@@ -125,8 +125,16 @@ extern int g_errors;
 
 // ---- the results ------------------------------------------------------------------------------
 
+/// CPU time per request, in µs.
+struct Cost
+{
+    double threadUs = 0;    // on the thread that owns the managers (and the session)
+    double processUs = 0;   // the whole process: that thread, Qt's HTTP threads and the server
+};
+
 struct Throughput
 {
+    std::vector<Cost> cpuBare1, cpuSend6, cpuDirect6;
     std::vector<double> bare1, send6, direct6, send64, bare11, bareLanes;
     std::vector<double> rSend6, rDirect6, rSend64vsBare1, rSend64vsBare11, rSend64vsLanes;
     int send64Managers = 0;
