@@ -6,7 +6,9 @@
 #include <berth/servicecontext.h>
 
 #include <QtCore/QMetaEnum>
+#include <QtCore/QPointer>
 #include <QtCore/QRandomGenerator>
+#include <QtCore/QVarLengthArray>
 
 #include <cmath>
 
@@ -159,12 +161,17 @@ void NetworkSession::Private::dispatch(NetworkCall *call, TrackedManager *m, int
     }
     dispatching = call;
     dispatchingLane = lane;
+    // A request that uploads a body keeps Qt's transfer timeout: only Qt sees upload progress.
+    const bool qtTimer = !cd->body.isEmpty() && options.transferTimeout.count() > 0;
     QNetworkRequest laned;
-    if (lane > 0) {
+    if (lane > 0 || qtTimer) {
         laned = cd->request;
-        laned.setPeerVerifyName(laneName(laned.url(), lane));
+        if (lane > 0)
+            laned.setPeerVerifyName(laneName(laned.url(), lane));
+        if (qtTimer)
+            laned.setTransferTimeout(int(options.transferTimeout.count()));
     }
-    const QNetworkRequest &request = lane > 0 ? laned : cd->request;
+    const QNetworkRequest &request = lane > 0 || qtTimer ? laned : cd->request;
     // Qt's own operations where there is one: a custom "GET" bypasses the cache, a custom
     // "HEAD" waits for a body that never comes.
     QNetworkReply *reply = nullptr;
@@ -182,7 +189,50 @@ void NetworkSession::Private::dispatch(NetworkCall *call, TrackedManager *m, int
         reply = m->sendCustomRequest(request, cd->verb, cd->body);
     dispatching = nullptr;
     dispatchingLane = 0;
-    cd->reply = reply;   // progress is read on demand (refreshProgress), not per signal
+    cd->reply = reply;   // progress is read on demand (refreshProgress, sweepStalls), not per signal
+    cd->progress = -1;
+    cd->progressAt = clock.elapsed();
+    if (!qtTimer && options.transferTimeout.count() > 0 && !stallTimer->isActive())
+        stallTimer->start();
+}
+
+/// The transfer timeout of send()'s replies: one coarse timer for the session instead of Qt's
+/// per reply. Every tick (an eighth of the timeout, at most a second) looks at each reply in
+/// flight: what it has buffered, and whether its answer has begun. A call reads its reply only at
+/// the end, so that only grows. A reply that has not moved for the whole timeout is aborted; the
+/// attempt then ends as a timeout (attemptFinished), as Qt's own timer would end it, within one
+/// tick of the timeout.
+void NetworkSession::Private::sweepStalls()
+{
+    const qint64 now = clock.elapsed();
+    const qint64 limit = options.transferTimeout.count();
+    QVarLengthArray<QPointer<QNetworkReply>, 8> stalled;
+    bool watching = false;
+    for (auto it = replies.cbegin(); it != replies.cend(); ++it) {
+        if (it->finished || !it->call)
+            continue;
+        auto *cd = it->call->d.get();
+        QNetworkReply *reply = cd->reply;
+        if (!reply || !cd->body.isEmpty())
+            continue;   // a body upload has Qt's timer (dispatch)
+        watching = true;
+        const qint64 seen = reply->bytesAvailable()
+            + (reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).isValid() ? 1 : 0);
+        if (seen != cd->progress) {
+            cd->progress = seen;
+            cd->progressAt = now;
+        } else if (now - cd->progressAt >= limit) {
+            stalled.append(reply);
+        }
+    }
+    // abort() finishes each attempt re-entrantly (a retry may dispatch at once): only now.
+    for (const QPointer<QNetworkReply> &reply : stalled) {
+        auto it = reply ? replies.constFind(reply.data()) : replies.cend();
+        if (it != replies.cend() && !it->finished)
+            reply->abort();
+    }
+    if (!watching)
+        stallTimer->stop();
 }
 
 void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *reply, bool aborted)

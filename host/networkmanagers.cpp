@@ -279,7 +279,11 @@ TrackedManager *NetworkSession::Private::addManager(bool forDirect)
         : options.redirects == NetworkOptions::Redirects::SameOrigin ? QNetworkRequest::SameOriginRedirectPolicy
                                                                      : QNetworkRequest::NoLessSafeRedirectPolicy;
     m->setRedirectPolicy(forDirect ? policy : QNetworkRequest::ManualRedirectPolicy);
-    m->setTransferTimeout(int(options.transferTimeout.count()));
+    // send()'s replies have the session's stall sweep instead of Qt's timer per reply (a QTimer
+    // and a queued call for every reply, and again for every chunk that arrives; see sweepStalls).
+    // A direct reply is read by its owner, so only Qt can see its progress.
+    if (forDirect)
+        m->setTransferTimeout(int(options.transferTimeout.count()));
     if (jar) {
         m->setCookieJar(jar);
         jar->setParent(q);    // shared by all managers; owned by the session

@@ -10,6 +10,8 @@
 
 #include <QtCore/QEvent>
 
+#include <algorithm>
+
 Q_LOGGING_CATEGORY(lcNet, "berth.network", QtInfoMsg)
 
 namespace berth {
@@ -73,6 +75,9 @@ NetworkSession::NetworkSession(const QString &service, WorkLedger *ledger,
     d->rateTimer = new QTimer(this);
     d->rateTimer->setSingleShot(true);
     connect(d->rateTimer, &QTimer::timeout, this, [this] { d->pump(); });
+    d->stallTimer = new QTimer(this);
+    d->stallTimer->setInterval(std::clamp<qint64>(options.transferTimeout.count() / 8, 10, 1000));
+    connect(d->stallTimer, &QTimer::timeout, this, [this] { d->sweepStalls(); });
     d->graveyard = new QObject(this);
     if (!options.cookieJar.isEmpty()) {
         d->jar = new PersistentCookieJar(this);

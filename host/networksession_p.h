@@ -189,6 +189,8 @@ struct NetworkCall::Private
     bool waiting = false;       ///< between attempts
     bool queued = false;
     QNetworkReply *reply = nullptr;
+    qint64 progress = -1;       ///< what the stall sweep last saw of the reply (bytes, +1 once answered)
+    qint64 progressAt = 0;      ///< session clock (ms) when that changed, or the attempt started
     QTimer *retryTimer = nullptr;
     QNetworkReply::NetworkError error = QNetworkReply::NoError;
     QString errorString;
@@ -263,6 +265,7 @@ struct NetworkSession::Private
     qint64 lastRefill = 0;
     QElapsedTimer clock;
     QTimer *rateTimer = nullptr;
+    QTimer *stallTimer = nullptr;         ///< the transfer timeout of send()'s replies (sweepStalls)
     PersistentCookieJar *jar = nullptr;
     QNetworkDiskCache *cache = nullptr;
 #if QT_CONFIG(ssl)
@@ -369,6 +372,7 @@ struct NetworkSession::Private
     void onCreated(TrackedManager *m, int managerIndex, QNetworkReply *reply, const QByteArray &verb,
                    const QNetworkRequest &request);
     void pump();
+    void sweepStalls();
     bool refill();
     void dispatch(NetworkCall *call, TrackedManager *m, int lane);
     /// A 3xx answer of a call: follows it (true) or leaves the answer as the call's result.

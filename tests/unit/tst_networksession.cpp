@@ -55,7 +55,10 @@ private Q_SLOTS:
     void nonIdempotentNotRetriedUnlessAsked();
     void attemptsAreCapped();
     void retryWaitIsLedgerEntryAndEndsOnDrain();
+    void transferTimeoutFailsAStalledTransfer_data();
     void transferTimeoutFailsAStalledTransfer();
+    void transferTimeoutSparesASlowTransferThatMoves();
+    void transferTimeoutEndsAStalledDirectReply();
     void rateLimitSpacesRequests();
 
 private:
@@ -455,18 +458,82 @@ void TestNetworkSession::retryWaitIsLedgerEntryAndEndsOnDrain()
     QCOMPARE(m_server->requestsReceived(u"/flaky"_s), 1);
 }
 
+void TestNetworkSession::transferTimeoutFailsAStalledTransfer_data()
+{
+    QTest::addColumn<QString>("path");
+    QTest::addColumn<QByteArray>("verb");
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<int>("status");   // what had come of the answer when it stalled
+    // GET: the session's sweep watches the reply. An upload keeps Qt's timer (only Qt sees its
+    // progress): the session puts the timeout on the request, since its managers have none.
+    QTest::newRow("no answer") << u"/never"_s << "GET"_ba << QByteArray() << 0;
+    QTest::newRow("the body stops after the head") << u"/trickle?bytes=100&chunk=10&every=20s"_s << "GET"_ba
+                                                  << QByteArray() << 200;
+    QTest::newRow("no answer to an upload") << u"/never"_s << "POST"_ba << QByteArray(64 * 1024, 'x') << 0;
+}
+
 void TestNetworkSession::transferTimeoutFailsAStalledTransfer()
 {
+    QFETCH(QString, path);
+    QFETCH(QByteArray, verb);
+    QFETCH(QByteArray, body);
+    QFETCH(int, status);
     WorkLedger ledger;
     NetworkOptions o = quickOptions();
     o.transferTimeout = 300ms;
     o.retry.attempts = 1;
     NetworkSession s(Svc, &ledger, o);
-    auto out = watch(s.get(QNetworkRequest(m_server->url(u"/never"_s))));
+    QElapsedTimer t;
+    t.start();
+    QNetworkRequest request(m_server->url(path));
+    if (!body.isEmpty())
+        request.setHeader(QNetworkRequest::ContentTypeHeader, u"application/octet-stream"_s);
+    auto out = watch(s.send(request, verb, body));
     QTRY_VERIFY_WITH_TIMEOUT(out->done, 10000);
+    const qint64 took = t.elapsed();
     QCOMPARE(out->error, QNetworkReply::TimeoutError);
     QVERIFY2(out->errorString.contains(u"transfer timeout"_s), qPrintable(out->errorString));
+    QCOMPARE(out->status, status);
+    // Never before the timeout (Qt's coarse timer, on the upload, may fire up to 5 % early);
+    // the sweep looks every 300 / 8 ms. The upper bound is loose only for slow sanitized
+    // builds: 20 s would mean the timeout did not work at all.
+    QVERIFY2(took >= (body.isEmpty() ? 300 : 285), qPrintable(QString::number(took)));
+    QVERIFY2(took < 5000, qPrintable(QString::number(took)));
     QCOMPARE(ledger.counts(Svc).completed, 1);
+}
+
+void TestNetworkSession::transferTimeoutSparesASlowTransferThatMoves()
+{
+    // 10 bytes every 100 ms for 1 s: much longer than the 300 ms timeout, but never 300 ms
+    // without progress.
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.transferTimeout = 300ms;
+    o.retry.attempts = 1;
+    NetworkSession s(Svc, &ledger, o);
+    QElapsedTimer t;
+    t.start();
+    auto out = watch(s.get(QNetworkRequest(m_server->url(u"/trickle?bytes=100&chunk=10&every=100"_s))));
+    QTRY_VERIFY_WITH_TIMEOUT(out->done, 10000);
+    QCOMPARE(out->error, QNetworkReply::NoError);
+    QCOMPARE(out->body.size(), 100);
+    QVERIFY2(t.elapsed() >= 900, qPrintable(QString::number(t.elapsed())));
+}
+
+void TestNetworkSession::transferTimeoutEndsAStalledDirectReply()
+{
+    // A direct reply is read by its owner: Qt's own timer (set on the direct manager) ends it.
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.transferTimeout = 300ms;
+    NetworkSession s(Svc, &ledger, o);
+    QElapsedTimer t;
+    t.start();
+    std::unique_ptr<QNetworkReply> reply(s.manager()->get(QNetworkRequest(m_server->url(u"/never"_s))));
+    QSignalSpy finished(reply.get(), &QNetworkReply::finished);
+    QVERIFY(finished.wait(10000));
+    QCOMPARE(reply->error(), QNetworkReply::OperationCanceledError);
+    QVERIFY2(t.elapsed() >= 285, qPrintable(QString::number(t.elapsed())));   // a coarse timer: 5 % early at most
 }
 
 void TestNetworkSession::rateLimitSpacesRequests()
