@@ -9,9 +9,10 @@
 #include <QtCore/QDateTime>
 #include <QtCore/QFile>
 #include <QtCore/QJsonArray>
-#include <QtCore/QJsonDocument>
 #include <QtCore/QJsonObject>
 #include <QtCore/QTimer>
+
+#include <limits>
 
 using namespace Qt::StringLiterals;
 
@@ -187,18 +188,10 @@ void HttpPollerService::onFinished(Worker *w, NetworkCall *call)
         maybeStopped();
         return;
     }
-    QJsonObject o{
-        {u"time"_s, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs)},
-        {u"url"_s, call->redactedUrl()},
-        {u"status"_s, call->httpStatus()},
-        {u"latencyMs"_s, double(w->started.nsecsElapsed() / 1000) / 1000.0},
-        {u"bytes"_s, double(call->bytesReceived())},
-    };
-    if (call->attempts() > 1)
-        o.insert(u"attempts"_s, call->attempts());
-    if (call->error() != QNetworkReply::NoError)
-        o.insert(u"error"_s, call->errorString());
-    write(QJsonDocument(o).toJson(QJsonDocument::Compact));
+    write(pollResultLine(QDateTime::currentMSecsSinceEpoch(), call->redactedUrl(), call->httpStatus(),
+                         double(w->started.nsecsElapsed() / 1000) / 1000.0, call->bytesReceived(),
+                         call->attempts(),
+                         call->error() != QNetworkReply::NoError ? call->errorString() : QString()));
     // A session that no longer sends (the signal was seen on another thread, before intake
     // reached this service) would only refuse the next poll.
     if (!m_stopping && m_session->isSending()) {
@@ -208,6 +201,73 @@ void HttpPollerService::onFinished(Worker *w, NetworkCall *call)
             QMetaObject::invokeMethod(this, [this, w] { poll(w); }, Qt::QueuedConnection);
     }
     maybeStopped();
+}
+
+static void appendJsonString(QByteArray &out, QStringView text)
+{
+    static constexpr char hex[] = "0123456789abcdef";
+    out += '"';
+    const QByteArray utf8 = text.toUtf8();
+    for (const char c : utf8) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (u < 0x20) {
+            switch (c) {
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                out += "\\u00";
+                out += hex[u >> 4];
+                out += hex[u & 0xf];
+            }
+        } else {
+            out += c;   // UTF-8 passes through: JSON text is UTF-8
+        }
+    }
+    out += '"';
+}
+
+QByteArray pollResultLine(qint64 msecsSinceEpoch, QStringView url, int status, double latencyMs,
+                          qint64 bytes, int attempts, QStringView error)
+{
+    // The date and time to the second change once a second: made by QDateTime once per second.
+    thread_local qint64 cachedSecond = std::numeric_limits<qint64>::min();
+    thread_local QByteArray cachedPrefix;
+    const qint64 second = msecsSinceEpoch >= 0 ? msecsSinceEpoch / 1000 : (msecsSinceEpoch - 999) / 1000;
+    const int millis = int(msecsSinceEpoch - second * 1000);
+    if (second != cachedSecond) {
+        cachedSecond = second;
+        cachedPrefix = QDateTime::fromSecsSinceEpoch(second, Qt::UTC).toString(u"yyyy-MM-ddTHH:mm:ss"_s).toLatin1();
+    }
+    QByteArray out;
+    out.reserve(96 + url.size() + error.size());
+    out += "{\"time\":\"";
+    out += cachedPrefix;
+    out += '.';
+    out += char('0' + millis / 100);
+    out += char('0' + millis / 10 % 10);
+    out += char('0' + millis % 10);
+    out += "Z\",\"url\":";
+    appendJsonString(out, url);
+    out += ",\"status\":";
+    out += QByteArray::number(status);
+    out += ",\"latencyMs\":";
+    out += QByteArray::number(latencyMs, 'f', 3);
+    out += ",\"bytes\":";
+    out += QByteArray::number(bytes);
+    if (attempts > 1) {
+        out += ",\"attempts\":";
+        out += QByteArray::number(attempts);
+    }
+    if (!error.isEmpty()) {
+        out += ",\"error\":";
+        appendJsonString(out, error);
+    }
+    out += '}';
+    return out;
 }
 
 void HttpPollerService::write(const QByteArray &line)

@@ -23,6 +23,13 @@ namespace berth {
 class NetworkCall;
 class NetworkSession;
 
+/// One poll result as a compact JSON object (no newline): time (UTC, ISO 8601 with
+/// milliseconds), url, status, latencyMs, bytes, and attempts (when more than 1) and error (when
+/// not empty). Built directly rather than through QJsonDocument: a burst of 1 000 answers at the
+/// end of a drain is formatted on the host thread, which is the shutdown's critical path.
+QByteArray pollResultLine(qint64 msecsSinceEpoch, QStringView url, int status, double latencyMs,
+                          qint64 bytes, int attempts, QStringView error);
+
 class HttpPollerService : public Service
 {
     Q_OBJECT

@@ -11,6 +11,8 @@
 #include "httppoller.h"
 
 #include <QtCore/QDateTime>
+#include <QtCore/QJsonDocument>
+#include <QtCore/QJsonObject>
 #include <QtCore/QSet>
 #include <QtTest/QTest>
 
@@ -36,6 +38,8 @@ private Q_SLOTS:
     void networkConfigIsValidated();
     void pollerConfigIsChecked_data();
     void pollerConfigIsChecked();
+    void pollResultLineIsJson_data();
+    void pollResultLineIsJson();
 };
 
 void TestNetworkHelpers::redirectDecision_data()
@@ -249,6 +253,50 @@ void TestNetworkHelpers::pollerConfigIsChecked()
     QCOMPARE(r.errors.size(), 1);
     QVERIFY2(r.errors.first().toString().contains(expected), qPrintable(r.errors.first().toString()));
     QVERIFY2(r.errors.first().toString().startsWith(u"test.json:3:"_s), qPrintable(r.errors.first().toString()));
+}
+
+void TestNetworkHelpers::pollResultLineIsJson_data()
+{
+    // The poller's output line, built by hand: whatever the URL and error text hold, it parses
+    // as JSON to the same values, and its time is what QDateTime makes of the same instant.
+    QTest::addColumn<qint64>("ms");
+    QTest::addColumn<QString>("url");
+    QTest::addColumn<QString>("error");
+    QTest::addColumn<int>("attempts");
+    const qint64 t = QDateTime(QDate(2026, 11, 30), QTime(23, 59, 59, 7), Qt::UTC).toMSecsSinceEpoch();
+    QTest::newRow("plain") << t << u"http://127.0.0.1:8080/delay?ms=200"_s << QString() << 1;
+    QTest::newRow("next second") << t + 993 << u"http://h/"_s << QString() << 1;
+    QTest::newRow("retried, with an error") << t + 10 << u"http://h/x"_s
+                                            << u"GET http://h/x: HTTP 503 Service Unavailable"_s << 3;
+    QTest::newRow("quotes, backslash, breaks, controls") << t << u"http://h/a\"b\\c"_s
+                                                         << u"line\nbreak\r\ttab \x01\x1f \"q\""_s << 2;
+    QTest::newRow("non-ASCII") << t << u"http://h/caf\u00e9"_s << u"\u30a8\u30e9\u30fc \U0001F600"_s << 1;
+    QTest::newRow("before 1970") << qint64(-1500) << u"http://h/"_s << QString() << 1;
+}
+
+void TestNetworkHelpers::pollResultLineIsJson()
+{
+    QFETCH(qint64, ms);
+    QFETCH(QString, url);
+    QFETCH(QString, error);
+    QFETCH(int, attempts);
+    const QByteArray line = pollResultLine(ms, url, 200, 201.5, 1234, attempts, error);
+    QVERIFY2(!line.contains('\n'), line.constData());
+    QJsonParseError pe;
+    const QJsonDocument doc = QJsonDocument::fromJson(line, &pe);
+    QVERIFY2(pe.error == QJsonParseError::NoError, qPrintable(pe.errorString() + u": "_s + QString::fromUtf8(line)));
+    const QJsonObject o = doc.object();
+    QCOMPARE(o.value(u"time"_s).toString(),
+             QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC).toString(Qt::ISODateWithMs));
+    QCOMPARE(o.value(u"url"_s).toString(), url);
+    QCOMPARE(o.value(u"status"_s).toInt(), 200);
+    QCOMPARE(o.value(u"latencyMs"_s).toDouble(), 201.5);
+    QCOMPARE(o.value(u"bytes"_s).toInteger(), 1234);
+    QCOMPARE(o.contains(u"attempts"_s), attempts > 1);
+    if (attempts > 1)
+        QCOMPARE(o.value(u"attempts"_s).toInt(), attempts);
+    QCOMPARE(o.contains(u"error"_s), !error.isEmpty());
+    QCOMPARE(o.value(u"error"_s).toString(), error);
 }
 
 void TestNetworkHelpers::laneNames_data()
