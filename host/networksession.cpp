@@ -297,6 +297,7 @@ void NetworkSession::close()
     d->managers.clear();
     d->directManager = nullptr;
     d->replies.clear();   // all finished; the ones kept alive are the session's now
+    d->stallTimer->stop();
     d->closing = false;
     d->setState(State::Closed);
 }
