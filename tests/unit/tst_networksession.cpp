@@ -458,6 +458,15 @@ void TestNetworkSession::retryWaitIsLedgerEntryAndEndsOnDrain()
     QCOMPARE(m_server->requestsReceived(u"/flaky"_s), 1);
 }
 
+/// A 300 ms transfer timeout, one attempt.
+static NetworkOptions stallOptions()
+{
+    NetworkOptions o = quickOptions();
+    o.transferTimeout = 300ms;
+    o.retry.attempts = 1;
+    return o;
+}
+
 void TestNetworkSession::transferTimeoutFailsAStalledTransfer_data()
 {
     QTest::addColumn<QString>("path");
@@ -479,10 +488,7 @@ void TestNetworkSession::transferTimeoutFailsAStalledTransfer()
     QFETCH(QByteArray, body);
     QFETCH(int, status);
     WorkLedger ledger;
-    NetworkOptions o = quickOptions();
-    o.transferTimeout = 300ms;
-    o.retry.attempts = 1;
-    NetworkSession s(Svc, &ledger, o);
+    NetworkSession s(Svc, &ledger, stallOptions());
     QElapsedTimer t;
     t.start();
     QNetworkRequest request(m_server->url(path));
@@ -507,10 +513,7 @@ void TestNetworkSession::transferTimeoutSparesASlowTransferThatMoves()
     // 10 bytes every 100 ms for 1 s: much longer than the 300 ms timeout, but never 300 ms
     // without progress.
     WorkLedger ledger;
-    NetworkOptions o = quickOptions();
-    o.transferTimeout = 300ms;
-    o.retry.attempts = 1;
-    NetworkSession s(Svc, &ledger, o);
+    NetworkSession s(Svc, &ledger, stallOptions());
     QElapsedTimer t;
     t.start();
     auto out = watch(s.get(QNetworkRequest(m_server->url(u"/trickle?bytes=100&chunk=10&every=100"_s))));
@@ -524,9 +527,7 @@ void TestNetworkSession::transferTimeoutEndsAStalledDirectReply()
 {
     // A direct reply is read by its owner: Qt's own timer (set on the direct manager) ends it.
     WorkLedger ledger;
-    NetworkOptions o = quickOptions();
-    o.transferTimeout = 300ms;
-    NetworkSession s(Svc, &ledger, o);
+    NetworkSession s(Svc, &ledger, stallOptions());
     QElapsedTimer t;
     t.start();
     std::unique_ptr<QNetworkReply> reply(s.manager()->get(QNetworkRequest(m_server->url(u"/never"_s))));
