@@ -15,6 +15,8 @@
 #include <QtNetwork/QHttp1Configuration>
 #endif
 
+#include <algorithm>
+
 namespace berth {
 
 namespace netdetail {
@@ -113,6 +115,8 @@ void NetworkSession::Private::onCreated(TrackedManager *m, int managerIndex, QNe
     rec.manager = quint16(managerIndex);
     rec.lane = quint16(dispatching ? dispatchingLane : 0);
     rec.hostId = dispatching ? dispatching->d->hostId : hostIdOf(request.url(), request.peerVerifyName());
+    if (hostFirstAt[size_t(rec.hostId)] < 0)
+        hostFirstAt[size_t(rec.hostId)] = clock.elapsed();
     Lane &onLane = m->laneOf(rec.hostId, rec.lane);
     if (hostProto[size_t(rec.hostId)] != Proto::Http1) {
         // Under HTTP/2 Qt may hold a request until a stream is free: the session sees when it
@@ -213,7 +217,7 @@ void NetworkSession::Private::onRequestSent(QObject *reply)
     if (lane.firstSentAt < 0) {
         lane.firstSentAt = clock.elapsed();
         if (hostProto[size_t(hostId)] != Proto::Http1 && h2Limit[size_t(hostId)] == 0)
-            QTimer::singleShot(SettleMs + 1, q, [this] { pump(); });   // probes may start then
+            QTimer::singleShot(hostSettleMs[size_t(hostId)] + 1, q, [this] { pump(); });   // probes may start then
     }
     const bool probe = lane.probe == reply;
     if (probe)
@@ -246,6 +250,10 @@ void NetworkSession::Private::onEncrypted(QNetworkReply *reply)
     const int hostId = it->hostId;
     const bool h2 = reply->sslConfiguration().nextNegotiatedProtocol() == QSslConfiguration::ALPNProtocolHTTP2;
     hostProto[size_t(hostId)] = h2 ? Proto::Http2 : Proto::Http1;
+    // The handshake took the TCP and TLS round trips (and the server's work): the server's
+    // SETTINGS reach a new connection about one round trip after Qt's first write on it.
+    hostSettleMs[size_t(hostId)] = int(std::clamp<qint64>(clock.elapsed() - hostFirstAt[size_t(hostId)],
+                                                          SettleMs, MaxSettleMs));
     // send() spreads the calls waiting for this host for its protocol now.
     QMetaObject::invokeMethod(q, [this] { pump(); }, Qt::QueuedConnection);
     if (!h2)

@@ -111,14 +111,19 @@ struct Lane
     /// free stream, so the server takes no more than the lane held when it went out.
     bool probeSawFinish = false;
     /// Qt has the server's SETTINGS for the pool's connection: an answer came on it (the
-    /// server sends SETTINGS before any answer), or SettleMs have passed since Qt first wrote
-    /// on it. Before that Qt assumes 100 streams and writes probes beyond the server's limit
-    /// (seen in 2 of 8 runs: 12 streams within 18 ms against a limit of 10, and the server
-    /// closed the connection). Probes wait for it.
+    /// server sends SETTINGS before any answer), or the host's settle time has passed since Qt
+    /// first wrote on it: SettleMs, or as long as the first TLS handshake with the host took
+    /// (two round trips or more; the SETTINGS come one round trip after Qt's first write).
+    /// Before that Qt assumes 100 streams and writes probes beyond the server's limit (seen in
+    /// 2 of 8 runs: 12 streams within 18 ms against a limit of 10, and the server closed the
+    /// connection; over a 300 ms round trip, in every run). Probes wait for it.
     bool settled = false;
     qint64 firstSentAt = -1;   ///< session clock (ms) of Qt's first write on the pool
 };
 constexpr int SettleMs = 100;
+/// The most a pool's probes wait for the server's SETTINGS: a handshake slower than this is
+/// not taken as the round trip.
+constexpr int MaxSettleMs = 2000;
 int lanesFor(const QUrl &url, bool customPeerName);
 QString laneName(const QUrl &url, int lane);
 
@@ -250,6 +255,11 @@ struct NetworkSession::Private
     /// waits inside Qt, where the session could not cancel it when the host stops.
     std::vector<int> h2Seen;
     std::vector<int> h2Limit;
+    /// By host id: when its first request was made (session clock, ms; -1: none yet), and how
+    /// long a new pool's probes wait for the server's SETTINGS (Lane::settled): SettleMs, or
+    /// the first TLS handshake with the host if that took longer.
+    std::vector<qint64> hostFirstAt;
+    std::vector<int> hostSettleMs;
     std::vector<int> hostInFlight;        ///< by host id: requests Qt holds (sent or not)
     int inFlight = 0;
     std::deque<NetworkCall *> queue;
@@ -315,6 +325,8 @@ struct NetworkSession::Private
         hostProto.push_back(url.scheme() == u"https"_s && options.http2 ? Proto::Unknown : Proto::Http1);
         h2Seen.push_back(1);
         h2Limit.push_back(0);
+        hostFirstAt.push_back(-1);
+        hostSettleMs.push_back(SettleMs);
         hostInFlight.push_back(0);
         return id;
     }
@@ -341,7 +353,8 @@ struct NetworkSession::Private
         if (hostProto[size_t(hostId)] != Proto::Http2 || h2Limit[size_t(hostId)] > 0)
             return true;
         return l.load < h2Seen[size_t(hostId)]
-            || (!l.probe && (l.settled || (l.firstSentAt >= 0 && clock.elapsed() - l.firstSentAt >= SettleMs)));
+            || (!l.probe && (l.settled || (l.firstSentAt >= 0
+                                           && clock.elapsed() - l.firstSentAt >= hostSettleMs[size_t(hostId)])));
     }
     void onRequestSent(QObject *reply);
     /// Direct requests to \a hostId on one manager beyond which Qt holds them back (the

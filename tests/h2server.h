@@ -52,7 +52,9 @@ public:
         return false;
     }
 
-    bool start(QString *why, int maxStreams = 0)
+    /// \a latencyMs: a round trip that long, through a relay in front of the server (every
+    /// byte both ways, the TLS handshake included).
+    bool start(QString *why, int maxStreams = 0, int latencyMs = 0)
     {
         if (!available(why))
             return false;
@@ -66,6 +68,8 @@ public:
             args << u"--max-streams"_s << QString::number(maxStreams);
         else if (maxStreams < 0)
             args << u"--no-h2"_s;
+        if (latencyMs > 0)
+            args << u"--latency"_s << QString::number(latencyMs);
         m_proc.start(py, args);
         if (!m_proc.waitForStarted(5000) || !QTest::qWaitFor([this] { return port > 0; }, 10000)) {
             *why = u"tests/h2server.py did not start: "_s + m_proc.errorString();
@@ -84,6 +88,7 @@ public:
     int resets = 0;          ///< streams the client reset while their answer was pending
     int closedPending = 0;   ///< requests pending when their connection closed
     int closed = 0;
+    int errors = 0;          ///< connections the server closed because the client broke HTTP/2
 
 private:
     void readLines()
@@ -102,6 +107,8 @@ private:
                 ++answered;
             else if (w.value(0) == "reset")
                 ++resets;
+            else if (w.value(0) == "error")
+                ++errors;
             else if (w.value(0) == "closed") {
                 ++closed;
                 closedPending += w.value(2).toInt();

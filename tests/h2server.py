@@ -15,10 +15,15 @@ Every event is one line on stdout, read by the test:
   done <conn> <stream>            its response was sent
   reset <conn> <stream>           the client reset a stream whose answer was pending
   closed <conn> <pending>         the connection closed with <pending> requests unanswered
-Usage: h2server.py <cert.pem> <key.pem> [--max-streams N | --no-h2]
+  error <conn>                    the client broke the HTTP/2 protocol (e.g. opened more
+                                  streams than announced): the connection is closed
+Usage: h2server.py <cert.pem> <key.pem> [--max-streams N] [--no-h2] [--latency MS]
   --max-streams N   announce SETTINGS_MAX_CONCURRENT_STREAMS N (default: hyper-h2's, 100)
   --no-h2           offer only HTTP/1.1 by ALPN: a TLS server without HTTP/2
+  --latency MS      a round trip of MS ms: every byte, both ways, the TLS handshake included,
+                    passes a relay in front of the server that holds it MS/2 ms
 """
+import argparse
 import asyncio
 import itertools
 import ssl
@@ -75,6 +80,8 @@ class H2Connection:
                 try:
                     events = self.conn.receive_data(data)
                 except h2.exceptions.ProtocolError:
+                    say("error", self.cid)
+                    self.flush()   # the GOAWAY hyper-h2 prepared
                     break
                 for event in events:
                     self.handle(event)
@@ -158,12 +165,57 @@ async def serve(reader, writer):
         await http1(reader, writer, cid)
 
 
-async def main(cert, key):
+async def pipe(reader, writer, delay):
+    """Copies reader to writer, each chunk \a delay seconds after it was read, in order."""
+    queue = asyncio.Queue()
+
+    async def deliver():
+        while True:
+            due, data = await queue.get()
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            if data is None:
+                break
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    sender = asyncio.ensure_future(deliver())
+    try:
+        while True:
+            data = await reader.read(65536)
+            queue.put_nowait((time.monotonic() + delay, data or None))
+            if not data:
+                break
+    except ConnectionError:
+        queue.put_nowait((time.monotonic() + delay, None))
+    try:
+        await sender
+    except ConnectionError:
+        pass
+
+
+def relay(port, one_way):
+    """A plain TCP relay to 127.0.0.1:port that delays each direction by one_way seconds."""
+    async def handle(reader, writer):
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            writer.close()
+            return
+        await asyncio.gather(pipe(reader, up_writer, one_way), pipe(up_reader, writer, one_way))
+    return handle
+
+
+async def main(cert, key, latency_ms):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     context.set_alpn_protocols(["http/1.1"] if NO_H2 else ["h2", "http/1.1"])
     server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=context, backlog=512)
-    say("listening", server.sockets[0].getsockname()[1])
+    port = server.sockets[0].getsockname()[1]
+    if latency_ms > 0:
+        front = await asyncio.start_server(relay(port, latency_ms / 2000.0), "127.0.0.1", 0, backlog=512)
+        port = front.sockets[0].getsockname()[1]
+    say("listening", port)
     # Ends with stdin: the test closes it (or dies), and no server outlives its test.
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.read)
@@ -171,13 +223,13 @@ async def main(cert, key):
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    if len(args) == 4 and args[2] == "--max-streams":
-        H2Connection.max_streams = int(args[3])
-        args = args[:2]
-    elif len(args) == 3 and args[2] == "--no-h2":
-        NO_H2 = True
-        args = args[:2]
-    if len(args) != 2:
-        sys.exit("usage: h2server.py <cert.pem> <key.pem> [--max-streams N | --no-h2]")
-    asyncio.run(main(args[0], args[1]))
+    parser = argparse.ArgumentParser(description="HTTP/2 test server")
+    parser.add_argument("cert")
+    parser.add_argument("key")
+    parser.add_argument("--max-streams", type=int)
+    parser.add_argument("--no-h2", action="store_true")
+    parser.add_argument("--latency", type=int, default=0)
+    args = parser.parse_args()
+    H2Connection.max_streams = args.max_streams
+    NO_H2 = args.no_h2
+    asyncio.run(main(args.cert, args.key, args.latency))

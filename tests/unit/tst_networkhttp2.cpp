@@ -58,6 +58,7 @@ private Q_SLOTS:
     void directStreamsBeyondQtsLimitDrainToo();
     void cancelResetsTheStreamsAndCloseTheConnection();
     void sendLearnsTheServersStreamLimit();
+    void sendWaitsForTheSettingsOverASlowLink();
 
 private:
     std::unique_ptr<H2Server> m_server;
@@ -309,6 +310,32 @@ void TestNetworkHttp2::sendLearnsTheServersStreamLimit()
     QCOMPARE(m_server->requests - before, 60);
     QCOMPARE(m_server->resets, 0);
     QVERIFY2(m_server->protocols.size() >= 6, qPrintable(m_server->protocols.join(u' ')));
+}
+
+void TestNetworkHttp2::sendWaitsForTheSettingsOverASlowLink()
+{
+    // A 10-stream server 300 ms of round trip away. Qt writes a new connection's first streams
+    // before the server's SETTINGS can have arrived (one round trip after Qt's first write),
+    // assuming 100 streams: probes sent in that time would go beyond 10, and the server would
+    // close the connection. So probes wait as long as the host's TLS handshake took (at least
+    // a round trip), not only 100 ms.
+    m_server = std::make_unique<H2Server>();
+    QString why;
+    QVERIFY2(m_server->start(&why, 10, 300), qPrintable(why));
+    WorkLedger ledger;
+    NetworkOptions o = h2Options(40);
+    o.retry.attempts = 1;   // a call on a connection the server closed fails, and is seen
+    NetworkSession s(Svc, &ledger, o);
+    const Outcomes outs = getMany(s, 40, m_server->url(u"/delay?ms=100"_s));
+    QTRY_VERIFY_WITH_TIMEOUT(allDone(outs), 30000);
+    for (const auto &out : outs)
+        QVERIFY2(out->error == QNetworkReply::NoError, qPrintable(out->errorString));
+    QCOMPARE(m_server->errors, 0);
+    QCOMPARE(m_server->closedPending, 0);
+    QCOMPARE(m_server->requests, 40);
+    QCOMPARE(m_server->resets, 0);
+    // Never more than 10 streams on a connection: 40 calls at once need 4 connections or more.
+    QVERIFY2(m_server->protocols.size() >= 4, qPrintable(m_server->protocols.join(u' ')));
 }
 
 QTEST_GUILESS_MAIN(TestNetworkHttp2)
