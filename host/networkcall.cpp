@@ -161,8 +161,7 @@ void NetworkSession::Private::dispatch(NetworkCall *call, TrackedManager *m, int
     }
     dispatching = call;
     dispatchingLane = lane;
-    // A request that uploads a body keeps Qt's transfer timeout: only Qt sees upload progress.
-    const bool qtTimer = !cd->body.isEmpty() && options.transferTimeout.count() > 0;
+    const bool qtTimer = cd->keepsQtTimer() && options.transferTimeout.count() > 0;
     QNetworkRequest laned;
     if (lane > 0 || qtTimer) {
         laned = cd->request;
@@ -213,8 +212,8 @@ void NetworkSession::Private::sweepStalls()
             continue;
         auto *cd = it->call->d.get();
         QNetworkReply *reply = cd->reply;
-        if (!reply || !cd->body.isEmpty())
-            continue;   // a body upload has Qt's timer (dispatch)
+        if (!reply || cd->keepsQtTimer())
+            continue;
         watching = true;
         const qint64 seen = reply->bytesAvailable()
             + (reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).isValid() ? 1 : 0);

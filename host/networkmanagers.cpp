@@ -288,8 +288,8 @@ TrackedManager *NetworkSession::Private::addManager(bool forDirect)
                                                                      : QNetworkRequest::NoLessSafeRedirectPolicy;
     m->setRedirectPolicy(forDirect ? policy : QNetworkRequest::ManualRedirectPolicy);
     // send()'s replies have the session's stall sweep instead of Qt's timer per reply (a QTimer
-    // and a queued call for every reply, and again for every chunk that arrives; see sweepStalls).
-    // A direct reply is read by its owner, so only Qt can see its progress.
+    // started by a queued call for every reply, restarted as the transfer moves; see
+    // sweepStalls). A direct reply is read by its owner, so only Qt can see its progress.
     if (forDirect)
         m->setTransferTimeout(int(options.transferTimeout.count()));
     if (jar) {

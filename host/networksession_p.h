@@ -194,6 +194,9 @@ struct NetworkCall::Private
     bool waiting = false;       ///< between attempts
     bool queued = false;
     QNetworkReply *reply = nullptr;
+    /// Its attempts keep Qt's transfer timer (on the request) rather than the session's stall
+    /// sweep: it uploads a body, and only Qt sees upload progress.
+    bool keepsQtTimer() const { return !body.isEmpty(); }
     qint64 progress = -1;       ///< what the stall sweep last saw of the reply (bytes, +1 once answered)
     qint64 progressAt = 0;      ///< session clock (ms) when that changed, or the attempt started
     QTimer *retryTimer = nullptr;
