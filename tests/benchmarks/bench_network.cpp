@@ -310,6 +310,12 @@ int main(int argc, char **argv)
         u"x%1 of bare  %2"_s.arg(median(tp.rSend6), 0, 'f', 3).arg(pass(median(tp.rSend6) >= 0.97)));
     row("session manager()->get(), tracked: req/s", u"%1"_s.arg(median(tp.direct6), 0, 'f', 0), u">= 0.97"_s,
         u"x%1 of bare  %2"_s.arg(median(tp.rDirect6), 0, 'f', 3).arg(pass(median(tp.rDirect6) >= 0.97)));
+    for (const auto &[what, field] : {std::pair{"owning thread", &Cost::threadUs}, std::pair{"whole process", &Cost::processUs}}) {
+        const double b = cpu(tp.cpuBare1, field), sd = cpu(tp.cpuSend6, field), dd = cpu(tp.cpuDirect6, field);
+        row(qPrintable(u"CPU per request, %1: bare / send() / direct"_s.arg(QLatin1StringView(what))),
+            u"%1/%2/%3 us"_s.arg(b, 0, 'f', 0).arg(sd, 0, 'f', 0).arg(dd, 0, 'f', 0), u"-"_s,
+            u"send() x%1 of bare; direct x%2"_s.arg(b > 0 ? sd / b : 0, 0, 'f', 2).arg(b > 0 ? dd / b : 0, 0, 'f', 2));
+    }
     row(qPrintable(u"bare QNAM, %1 manager(s), 11 pools (66 connections): req/s"_s.arg(std::min(QThread::idealThreadCount(), 11))),
         u"%1"_s.arg(median(tp.bareLanes), 0, 'f', 0), u"-"_s, u"reference (the session's layout)"_s);
     row("bare QNAM, 11 managers (66 connections): req/s", u"%1"_s.arg(median(tp.bare11), 0, 'f', 0), u"-"_s, u"reference"_s);
