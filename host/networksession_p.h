@@ -81,6 +81,9 @@ inline bool isTransient(QNetworkReply::NetworkError e)
     case QNetworkReply::ProxyConnectionRefusedError:
     case QNetworkReply::ProxyConnectionClosedError:
     case QNetworkReply::ProxyTimeoutError:
+    // Qt 6.4's answer for an HTTP/2 stream the server refused with GOAWAY (above its last
+    // stream id): never processed, so safe to send again (RFC 9113, 6.8).
+    case QNetworkReply::ContentReSendError:
         return true;
     default:
         return false;

@@ -54,7 +54,7 @@ public:
 
     /// \a latencyMs: a round trip that long, through a relay in front of the server (every
     /// byte both ways, the TLS handshake included).
-    bool start(QString *why, int maxStreams = 0, int latencyMs = 0)
+    bool start(QString *why, int maxStreams = 0, int latencyMs = 0, int goawayAfter = 0)
     {
         if (!available(why))
             return false;
@@ -70,6 +70,8 @@ public:
             args << u"--no-h2"_s;
         if (latencyMs > 0)
             args << u"--latency"_s << QString::number(latencyMs);
+        if (goawayAfter > 0)
+            args << u"--goaway-after"_s << QString::number(goawayAfter);
         m_proc.start(py, args);
         if (!m_proc.waitForStarted(5000) || !QTest::qWaitFor([this] { return port > 0; }, 10000)) {
             *why = u"tests/h2server.py did not start: "_s + m_proc.errorString();
@@ -89,6 +91,7 @@ public:
     int closedPending = 0;   ///< requests pending when their connection closed
     int closed = 0;
     int errors = 0;          ///< connections the server closed because the client broke HTTP/2
+    int goaways = 0;         ///< graceful GOAWAYs the server sent (--goaway-after)
 
 private:
     void readLines()
@@ -109,6 +112,8 @@ private:
                 ++resets;
             else if (w.value(0) == "error")
                 ++errors;
+            else if (w.value(0) == "goaway")
+                ++goaways;
             else if (w.value(0) == "closed") {
                 ++closed;
                 closedPending += w.value(2).toInt();

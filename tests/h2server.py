@@ -17,11 +17,14 @@ Every event is one line on stdout, read by the test:
   closed <conn> <pending>         the connection closed with <pending> requests unanswered
   error <conn>                    the client broke the HTTP/2 protocol (e.g. opened more
                                   streams than announced): the connection is closed
-Usage: h2server.py <cert.pem> <key.pem> [--max-streams N] [--no-h2] [--latency MS]
+  goaway <conn> <stream>          a graceful GOAWAY went out (--goaway-after)
+Usage: h2server.py <cert.pem> <key.pem> [--max-streams N] [--no-h2] [--latency MS] [--goaway-after N]
   --max-streams N   announce SETTINGS_MAX_CONCURRENT_STREAMS N (default: hyper-h2's, 100)
   --no-h2           offer only HTTP/1.1 by ALPN: a TLS server without HTTP/2
   --latency MS      a round trip of MS ms: every byte, both ways, the TLS handshake included,
                     passes a relay in front of the server that holds it MS/2 ms
+  --goaway-after N  after the Nth request on a connection, a graceful GOAWAY (as nginx sends
+                    after 1 000): the streams up to it are answered, then the connection closes
 """
 import argparse
 import asyncio
@@ -36,6 +39,7 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+import hyperframe.frame
 
 _ids = itertools.count(1)
 NO_H2 = False   # --no-h2: offer only HTTP/1.1 by ALPN, as a server without HTTP/2
@@ -60,6 +64,7 @@ def delay_of(path):
 
 class H2Connection:
     max_streams = None   # SETTINGS_MAX_CONCURRENT_STREAMS to announce; None: hyper-h2's default
+    goaway_after = 0     # --goaway-after N: GOAWAY after the Nth request, close when all are answered
 
     def __init__(self, reader, writer, cid):
         self.reader, self.writer, self.cid = reader, writer, cid
@@ -96,8 +101,21 @@ class H2Connection:
     def handle(self, event):
         if isinstance(event, h2.events.RequestReceived):
             path = dict(event.headers).get(b":path", b"/").decode()
+            if getattr(self, "going", False):
+                return   # above the GOAWAY's last stream: refused, the client retries it elsewhere
             say("req", self.cid, event.stream_id, path, now_ms())
             self.pending[event.stream_id] = asyncio.ensure_future(self.answer(event.stream_id, delay_of(path)))
+            self.count = getattr(self, "count", 0) + 1
+            if self.goaway_after and self.count >= self.goaway_after:
+                self.going = True
+                # A graceful GOAWAY, written by hand: hyper-h2's own closes its state machine,
+                # and the streams up to this one must still be answered.
+                self.flush()
+                frame = hyperframe.frame.GoAwayFrame(0)
+                frame.last_stream_id = event.stream_id
+                frame.error_code = 0
+                self.writer.write(frame.serialize())
+                say("goaway", self.cid, event.stream_id)
         elif isinstance(event, h2.events.StreamReset):
             task = self.pending.pop(event.stream_id, None)
             if task:
@@ -121,6 +139,8 @@ class H2Connection:
             return
         self.flush()
         say("done", self.cid, stream_id)
+        if getattr(self, "going", False) and not self.pending:
+            self.writer.close()   # GOAWAY sent and every stream below it answered
 
     def flush(self):
         data = self.conn.data_to_send()
@@ -229,7 +249,9 @@ if __name__ == "__main__":
     parser.add_argument("--max-streams", type=int)
     parser.add_argument("--no-h2", action="store_true")
     parser.add_argument("--latency", type=int, default=0)
+    parser.add_argument("--goaway-after", type=int, default=0)
     args = parser.parse_args()
     H2Connection.max_streams = args.max_streams
+    H2Connection.goaway_after = args.goaway_after
     NO_H2 = args.no_h2
     asyncio.run(main(args.cert, args.key, args.latency))
