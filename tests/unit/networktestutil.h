@@ -1,5 +1,5 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-// Shared by the network tests (tst_networksession, tst_networkrules, tst_networkhttp2): quick
+// Shared by the network tests (tst_networksession, tst_networkretry, tst_networkrules, tst_networkhttp2): quick
 // retry options, direct GETs, and a call's outcome recorded when it finishes, for one or many.
 #pragma once
 
