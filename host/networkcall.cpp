@@ -279,6 +279,10 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
         else if (cd->status)
             cd->errorString = u"%1: %2 after HTTP %3 and %4 body bytes"_s.arg(where, name).arg(cd->status)
                                   .arg(cd->responseBody.size());
+        else if (cd->error == QNetworkReply::ContentReSendError)
+            cd->errorString = u"%1: ContentReSendError: the server ended the HTTP/2 connection (GOAWAY) before "
+                              u"taking this request; it was never processed (the retry policy sends it again "
+                              u"while attempts remain)"_s.arg(where);
         else
             cd->errorString = u"%1: %2"_s.arg(where, name);
     } else {

@@ -367,6 +367,20 @@ void TestNetworkHttp2::serverGoawayCostsAStallNeverACall()
           qint64(m_server->protocols.size()));
     QVERIFY(m_server->goaways >= 3);
     QCOMPARE(m_server->answered, 200);   // each call answered once: nothing processed twice
+
+    // Without retries, what a refused call says: what happened, and that it was not processed.
+    NetworkOptions once = o;
+    once.retry.attempts = 1;
+    NetworkSession single(Svc, &ledger, once);
+    const Outcomes more = getMany(single, 200, m_server->url(u"/delay?ms=20"_s));
+    QTRY_VERIFY_WITH_TIMEOUT(allDone(more), 60000);
+    for (const auto &out : more) {
+        if (out->error == QNetworkReply::ContentReSendError)
+            QVERIFY2(out->errorString.contains(u"GOAWAY"_s) && out->errorString.contains(u"never processed"_s),
+                     qPrintable(out->errorString));
+        else if (out->error != QNetworkReply::NoError)
+            QCOMPARE(out->error, QNetworkReply::TimeoutError);
+    }
 }
 
 QTEST_GUILESS_MAIN(TestNetworkHttp2)
