@@ -25,11 +25,32 @@ cmake -S "$root/tests/windows/wine" -B "$build" -G Ninja \
 cmake --build "$build" -j2
 if [ ! -f "$WINEPREFIX/.berth-ready" ]; then
     echo "=== creating the wine prefix"
-    wine wineboot -i </dev/null >/dev/null 2>&1 || true
-    # No X server: wine's null display driver still lets the session-window test create its
-    # (never shown) top-level window.
-    wine reg add 'HKCU\Software\Wine\Drivers' /v Graphics /d null /f >/dev/null 2>&1
-    wineserver -w
+    # wineboot returns before the prefix is complete when its first run is slow (wine waits for
+    # the boot event with a timeout, then goes on): wait for every wine process of the prefix to
+    # end before using it. A prefix that still cannot run reg.exe is made again from scratch;
+    # what wine said is shown if the last try fails too (exit 53 is STATUS_DLL_NOT_FOUND).
+    ready=
+    for attempt in 1 2 3; do
+        wine wineboot -i </dev/null >"$build/wineboot.log" 2>&1 || true
+        wineserver -w
+        # No X server: wine's null display driver still lets the session-window test create its
+        # (never shown) top-level window.
+        rc=0
+        wine reg add 'HKCU\Software\Wine\Drivers' /v Graphics /d null /f \
+            </dev/null >>"$build/wineboot.log" 2>&1 || rc=$?
+        wineserver -w
+        if [ $rc -eq 0 ]; then ready=1; break; fi
+        echo "wine prefix: try $attempt failed (reg.exe exit $rc); making it again"
+        wineserver -k 2>/dev/null || true
+        wineserver -w 2>/dev/null || true
+        rm -rf "$WINEPREFIX"
+    done
+    if [ -z "$ready" ]; then
+        echo "tests/windows/run.sh: could not create the wine prefix $WINEPREFIX; wine said:" >&2
+        tail -n 40 "$build/wineboot.log" >&2
+        df -h "$build" >&2
+        exit 1
+    fi
     touch "$WINEPREFIX/.berth-ready"
 fi
 # The Qt adapter (platform_win.cpp, scmadapter_win.cpp) is built only on Windows: compile-check it
