@@ -97,6 +97,7 @@ void Validator::run()
             readService(services.at(i), PositionedJson::element(servicesPath, i));
         checkAfter();
         checkCycles();
+        checkProxyEnvironment();
     }
 }
 

@@ -1,19 +1,22 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // Validation of a "network" block, at the top level and in a service: limits, redirects,
-// retries, rate limit, cookie jar, cache, CA bundle and redaction. TLS verification cannot be
+// retries, rate limit, cookie jar, cache, CA bundle, redaction and proxy. TLS verification cannot be
 // switched off, so the keys people use for that are reported, not merely unknown.
 #include "configvalidate_p.h"
+#include "networkproxy_p.h"
 
 #include <QtCore/QDir>
 #include <QtCore/QFile>
 #include <QtCore/QFileInfo>
 #include <QtCore/QJsonArray>
 #include <QtCore/QJsonObject>
+#include <QtCore/QProcessEnvironment>
 
 #include <algorithm>
 #include <cmath>
 
 using namespace Qt::StringLiterals;
+using berth::netdetail::ProxyPlan;
 
 namespace berth {
 
@@ -24,7 +27,7 @@ namespace {
 const QStringList NetworkKeys = {u"transferTimeout"_s, u"maxConcurrent"_s, u"connectionsPerHost"_s,
                                  u"redirects"_s, u"maxRedirects"_s, u"http2"_s, u"retry"_s,
                                  u"rateLimit"_s, u"cookieJar"_s, u"cache"_s, u"caBundle"_s,
-                                 u"redactQuery"_s};
+                                 u"redactQuery"_s, u"proxy"_s, u"noProxy"_s};
 const QStringList RetryKeys = {u"attempts"_s, u"base"_s, u"cap"_s, u"nonIdempotent"_s, u"statuses"_s};
 const QStringList RateKeys = {u"perSecond"_s, u"burst"_s};
 const QStringList CacheKeys = {u"dir"_s, u"maxMiB"_s};
@@ -179,6 +182,58 @@ void Validator::readNetwork(const QJsonValue &value, const QString &path, Networ
         for (const QJsonValue &v : obj.value(u"redactQuery"_s).toArray())
             n->redactQuery.append(v.toString());
     }
+    if (obj.contains(u"proxy"_s)) {
+        const QString ppath = PositionedJson::member(path, u"proxy"_s);
+        if (expect(obj.value(u"proxy"_s), QJsonValue::String, ppath)) {
+            const QString proxy = obj.value(u"proxy"_s).toString().trimmed();
+            QString why;
+            if (proxy != u"environment"_s && proxy != u"none"_s
+                && (ProxyPlan::parseProxyUrl(proxy, &why), !why.isEmpty()))
+                error(ppath, why + u" (or \"environment\", the default, or \"none\")"_s);
+            else
+                n->proxy = proxy;
+        }
+    }
+    if (obj.contains(u"noProxy"_s)) {
+        const QString npath = PositionedJson::member(path, u"noProxy"_s);
+        if (checkStringList(obj.value(u"noProxy"_s), npath, u"an array of host names, IP addresses or CIDR blocks"_s)) {
+            const QJsonArray list = obj.value(u"noProxy"_s).toArray();
+            QStringList entries;
+            for (qsizetype i = 0; i < list.size(); ++i) {
+                QString why;
+                if (ProxyPlan::checkNoProxyEntry(list.at(i).toString(), &why))
+                    entries.append(list.at(i).toString());
+                else
+                    error(PositionedJson::element(npath, i), why);
+            }
+            n->noProxy = entries;
+        }
+    }
+}
+
+void Validator::checkProxyEnvironment()
+{
+    const QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    QStringList users;
+    QString problem;
+    qsizetype first = -1;
+    for (qsizetype i = 0; i < m_result->config.services.size(); ++i) {
+        const NetworkOptions &n = m_result->config.services.at(i).network;
+        if (!n.proxy.isEmpty() && n.proxy != u"environment"_s)
+            continue;
+        QString why;
+        ProxyPlan::make(n, env, &why);
+        if (why.isEmpty())
+            continue;
+        problem = why;
+        users.append(m_result->config.services.at(i).name);
+        if (first < 0)
+            first = i;
+    }
+    if (first >= 0)
+        error(m_paths.value(first), u"%1 (the proxy of service(s) %2, which take it from the environment: fix the "
+                                    u"variable, or set \"proxy\" in their network block to a proxy URL or \"none\")"_s
+                                        .arg(problem, users.join(u", "_s)));
 }
 
 } // namespace configdetail

@@ -78,6 +78,8 @@ private:
     // configvalidate_deps.cpp
     void checkAfter();
     void checkCycles();
+    /// The proxy variables of the environment, for the services that take their proxy from it.
+    void checkProxyEnvironment();
 
     const PositionedJson &m_doc;
     const QString m_file;

@@ -1,6 +1,7 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // NetworkCall and the session's own queue: send(), the limits, the rate limit, dispatch to the
 // least busy manager, and what happens when an attempt ends (retry with backoff, or finish).
+#include "networkproxy_p.h"
 #include "networksession_p.h"
 
 #include <berth/servicecontext.h>
@@ -285,6 +286,17 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
                               u"while attempts remain)"_s.arg(where);
         else
             cd->errorString = u"%1: %2"_s.arg(where, name);
+        // No answer through a proxy: say which one (Qt reports a proxy that refuses the
+        // connection as ConnectionRefusedError), and what a 407 wants.
+        if (!cd->status || cd->error == QNetworkReply::ProxyAuthenticationRequiredError) {
+            const QNetworkProxy via = proxyPlan->forUrl(reply->url());
+            if (via.type() != QNetworkProxy::NoProxy)
+                cd->errorString += u" (through proxy %1%2)"_s.arg(
+                    ProxyPlan::describeProxy(via),
+                    cd->error != QNetworkReply::ProxyAuthenticationRequiredError ? QString()
+                    : via.user().isEmpty() ? u": it asks for credentials; put them in the proxy URL, http://user:password@host:port"_s
+                                           : u": it refused the credentials of the proxy URL"_s);
+        }
     } else {
         cd->errorString.clear();
     }

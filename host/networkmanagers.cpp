@@ -2,6 +2,7 @@
 // The network session's managers: every request passes a TrackedManager's createRequest (and is
 // tracked from there until its reply is deleted), each on a pool with a free connection — a lane
 // of one of a few managers — and with the settings the session puts on every request.
+#include "networkproxy_p.h"
 #include "networksession_p.h"
 #include "persistentcookiejar_p.h"
 
@@ -300,6 +301,12 @@ TrackedManager *NetworkSession::Private::addManager(bool forDirect)
         m->setCache(cache);
         cache->setParent(q);
     }
+    // Without a proxy the managers skip Qt's lookup of one (which reads the environment for
+    // every request); with one, the session's plan answers (Qt owns the factory).
+    if (!proxyPlan || proxyPlan->direct())
+        m->setProxy(QNetworkProxy(QNetworkProxy::NoProxy));
+    else
+        m->setProxyFactory(makeProxyFactory(proxyPlan));
     QObject::connect(m, &QNetworkAccessManager::finished, q, &NetworkSession::onReplyFinished);
 #if QT_CONFIG(ssl)
     QObject::connect(m, &QNetworkAccessManager::encrypted, q, [this](QNetworkReply *reply) { onEncrypted(reply); });

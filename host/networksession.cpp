@@ -3,6 +3,7 @@
 // or from the manager directly. The session keeps its own queue in front of Qt's so that nothing
 // waits invisibly inside a QNetworkAccessManager: once the host stops, what has not reached the
 // network never does. This file: the managers, the tracking of replies, the lifecycle.
+#include "networkproxy_p.h"
 #include "networksession_p.h"
 #include "persistentcookiejar_p.h"
 
@@ -99,6 +100,13 @@ NetworkSession::NetworkSession(const QString &service, WorkLedger *ledger,
             qCWarning(lcNet).noquote() << u"%1: no certificate in caBundle %2"_s.arg(service, options.caBundle);
     }
 #endif
+    QString proxyError;
+    d->proxyPlan = std::make_shared<ProxyPlan>(ProxyPlan::make(options, QProcessEnvironment::systemEnvironment(),
+                                                               &proxyError));
+    if (!proxyError.isEmpty())   // the config check refuses this before the host starts
+        qCWarning(lcNet).noquote() << u"%1: %2; requests go straight to their servers"_s.arg(service, proxyError);
+    else if (!d->proxyPlan->direct())
+        qCInfo(lcNet).noquote() << u"%1: %2"_s.arg(service, d->proxyPlan->describe());
     connect(ledger, &WorkLedger::refreshRequested, this, &NetworkSession::refreshProgress);
 }
 

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <deque>
 #include <limits>
+#include <memory>
 #include <vector>
 
 Q_DECLARE_LOGGING_CATEGORY(lcNet)
@@ -131,6 +132,7 @@ int lanesFor(const QUrl &url, bool customPeerName);
 QString laneName(const QUrl &url, int lane);
 
 class PersistentCookieJar;
+class ProxyPlan;
 
 } // namespace netdetail
 
@@ -284,6 +286,7 @@ struct NetworkSession::Private
     QTimer *stallTimer = nullptr;         ///< the transfer timeout of send()'s replies (sweepStalls)
     PersistentCookieJar *jar = nullptr;
     QNetworkDiskCache *cache = nullptr;
+    std::shared_ptr<const ProxyPlan> proxyPlan;   ///< decided when the session opens (networkproxy.cpp)
 #if QT_CONFIG(ssl)
     QList<QSslCertificate> extraCas;
 #endif

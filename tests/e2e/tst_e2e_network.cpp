@@ -4,6 +4,7 @@
 // What reached the network is counted at the server, not only in Berth.
 #include "berthprocess.h"
 #include "httpfixture.h"
+#include "tests/httpproxy.h"
 
 #include <QtCore/QDateTime>
 #include <QtCore/QJsonDocument>
@@ -35,6 +36,7 @@ private Q_SLOTS:
     void sigtermCancelsAThousandStalledPollsInCancel();
     void demoConfigPollsItsOwnServer();
     void secretsStayOutOfOutputLogAndDump();
+    void pollsThroughTheConfiguredProxy();
 
 private:
     QByteArray pollerConfig(const QString &path, const QByteArray &shutdown, const QString &output) const;
@@ -201,6 +203,36 @@ void TestE2eNetwork::secretsStayOutOfOutputLogAndDump()
     QVERIFY(everything.contains(u"token=REDACTED"_s));
     for (const char *secret : {"T0KEN", "TENANT", "PA55W0RD", "AUTHSECRET", "COOKIESECRET"})
         QVERIFY2(!everything.contains(QLatin1String(secret)), secret);
+}
+
+void TestE2eNetwork::pollsThroughTheConfiguredProxy()
+{
+    // The config's proxy (with credentials the proxy demands) carries every poll; the log says
+    // which proxy without its password; SIGTERM drains through it as it does without one.
+    proxytest::HttpProxy proxy;
+    QString why;
+    QVERIFY2(proxy.start(&why, u"me:PR0XYPASS"_s), qPrintable(why));
+    BerthProcess berth;
+    const QString out = berth.path(u"polls.jsonl"_s);
+    berth.run(R"({"network": {"proxy": ")" + proxy.url(u"me:PR0XYPASS"_s).toUtf8() + R"("},
+        "services": [{"name": "poller", "type": "http-poller", "config": {"url": ")"
+              + m_server->url(u"/delay?ms=100"_s).toString().toUtf8() + R"(", "concurrency": 20,
+        "interval": "0s", "output": ")" + out.toUtf8() + R"("}}]})");
+    QVERIFY(berth.waitReady());
+    QTRY_VERIFY_WITH_TIMEOUT(m_server->requestsCompleted() >= 40, 20000);
+    berth.signal(SIGTERM);
+    QCOMPARE(berth.finish(), 0);
+    QTRY_COMPARE(proxy.requests.size(), m_server->requestsReceived());
+    QCOMPARE(proxy.auth.count(u"me:PR0XYPASS"_s), proxy.auth.size());
+    QCOMPARE(m_server->requestsCompleted(), m_server->requestsReceived());
+    QFile f(out);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QByteArray lines = f.readAll();
+    QCOMPARE(lines.count("\"status\":200"), m_server->requestsReceived());
+    const QString err = berth.stdErr();
+    QVERIFY2(err.contains(u"poller: proxy http://me:***@127.0.0.1:%1 for http and https"_s.arg(proxy.port)),
+             qPrintable(err.left(3000)));
+    QVERIFY2(!err.contains(u"PR0XYPASS"_s) && !lines.contains("PR0XYPASS"), qPrintable(err.left(3000)));
 }
 
 QTEST_MAIN(TestE2eNetwork)

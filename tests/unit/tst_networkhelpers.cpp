@@ -193,6 +193,15 @@ void TestNetworkHelpers::networkConfigIsValidated_data()
     QTest::newRow("redirects") << QByteArray(R"({"redirects": "always"})") << u"\"always\" is not one of"_s;
     QTest::newRow("ca missing") << QByteArray(R"({"caBundle": "/nonexistent/ca.pem"})") << u"network.caBundle: cannot read /nonexistent/ca.pem"_s;
     QTest::newRow("cache needs dir") << QByteArray(R"({"cache": {"maxMiB": 5}})") << u"network.cache: missing required key \"dir\""_s;
+    QTest::newRow("proxy ok") << QByteArray(R"({"proxy": "http://me:pw@proxy.example:3128", "noProxy": [".corp", "10.0.0.0/8"]})") << QString();
+    QTest::newRow("proxy none") << QByteArray(R"({"proxy": "none"})") << QString();
+    QTest::newRow("proxy scheme") << QByteArray(R"({"proxy": "https://me:s3cret@p:443"})")
+                                  << u"services[0].network.proxy: https:// proxies (TLS to the proxy) are not supported"_s;
+    QTest::newRow("proxy garbage") << QByteArray(R"({"proxy": "http://me:s3cret@"})")
+                                   << u"services[0].network.proxy: \"http://***@\" is not a proxy URL"_s;
+    QTest::newRow("noProxy entry") << QByteArray(R"({"noProxy": ["a.example", "http://b.example"]})")
+                                   << u"services[0].network.noProxy[1]: \"http://b.example\" is not a host name"_s;
+    QTest::newRow("noProxy type") << QByteArray(R"({"noProxy": "a.example"})") << u"services[0].network.noProxy: expected"_s;
 }
 
 void TestNetworkHelpers::networkConfigIsValidated()
@@ -209,6 +218,7 @@ void TestNetworkHelpers::networkConfigIsValidated()
     }
     QVERIFY(!r.ok());
     QVERIFY2(r.errors.first().toString().contains(expected), qPrintable(r.errors.first().toString()));
+    QVERIFY2(!r.errors.first().toString().contains(u"s3cret"_s), qPrintable(r.errors.first().toString()));
     QVERIFY2(r.errors.first().toString().startsWith(u"test.json:1:"_s), qPrintable(r.errors.first().toString()));
 }
 

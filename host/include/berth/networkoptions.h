@@ -42,6 +42,10 @@ struct NetworkOptions
     qint64 cacheMaxBytes = 50ll * 1024 * 1024;       ///< "cache.maxMiB"
     QString caBundle;                                ///< "caBundle": extra trusted CAs (PEM file)
     QStringList redactQuery;                         ///< "redactQuery": more query parameters to hide
+    /// "proxy": empty or "environment" (https_proxy, http_proxy, all_proxy, no_proxy, either
+    /// case), "none", or a proxy URL (http://[user:password@]host:port, socks5://, socks5h://).
+    QString proxy;
+    QStringList noProxy;                             ///< "noProxy": hosts reached directly
 
     static constexpr int DefaultMaxConcurrent = 64;
     static constexpr int DefaultConnectionsPerHost = 6;
