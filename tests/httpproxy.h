@@ -1,6 +1,6 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // HttpProxy: tests/httpproxy.py (a real forward HTTP proxy on 127.0.0.1: absolute-form requests
-// and CONNECT tunnels; every host it is asked for is reached at 127.0.0.1) in a process of its
+// and CONNECT tunnels; or a SOCKS5 proxy; every host it is asked for is reached at 127.0.0.1) in a process of its
 // own, its event lines turned into counts. Shared by tst_networkproxy and tst_e2e_proxy.
 #pragma once
 
@@ -23,7 +23,8 @@ public:
     }
 
     /// \a user: "user:password" every request must carry (else 407); empty: none asked for.
-    bool start(QString *why, const QString &user = {})
+    /// \a socks: a SOCKS5 proxy instead of an HTTP one.
+    bool start(QString *why, const QString &user = {}, bool socks = false)
     {
         const QString py = QStandardPaths::findExecutable(u"python3"_s);
         if (py.isEmpty()) {
@@ -35,6 +36,9 @@ public:
         QStringList args{QStringLiteral(BERTH_SOURCE_DIR "/tests/httpproxy.py")};
         if (!user.isEmpty())
             args << u"--user"_s << user;
+        if (socks)
+            args << u"--socks"_s;
+        m_scheme = socks ? u"socks5h"_s : u"http"_s;
         m_proc.start(py, args);
         if (!m_proc.waitForStarted(5000) || !QTest::qWaitFor([this] { return port > 0; }, 10000)) {
             *why = u"tests/httpproxy.py did not start: "_s + m_proc.errorString();
@@ -43,10 +47,12 @@ public:
         return true;
     }
 
-    /// The proxy's URL, with \a userInfo ("user:password") when given.
-    QString url(const QString &userInfo = {}) const
+    /// The proxy's URL, with \a userInfo ("user:password") when given; \a scheme: the one
+    /// start() chose (http, or socks5h for --socks) unless given.
+    QString url(const QString &userInfo = {}, const QString &scheme = {}) const
     {
-        return u"http://"_s + (userInfo.isEmpty() ? QString() : userInfo + u'@') + u"127.0.0.1:"_s
+        return (scheme.isEmpty() ? m_scheme : scheme) + u"://"_s
+            + (userInfo.isEmpty() ? QString() : userInfo + u'@') + u"127.0.0.1:"_s
             + QString::number(port);
     }
 
@@ -76,6 +82,7 @@ private:
     }
 
     QProcess m_proc;
+    QString m_scheme = u"http"_s;
 };
 
 } // namespace berth::proxytest

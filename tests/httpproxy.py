@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-"""A real forward HTTP proxy on 127.0.0.1 for the network tests (tst_networkproxy, tst_e2e_proxy).
+"""A real forward HTTP proxy (or, with --socks, a SOCKS5 proxy) on 127.0.0.1 for the network
+tests (tst_networkproxy, tst_e2e_network).
 
 Requests in absolute form (GET http://host:port/path) are forwarded, one upstream connection per
 client connection, with the request line rewritten and the Proxy-* headers dropped; CONNECT
@@ -16,7 +17,12 @@ Every event is one line on stdout, read by the test:
   tunnel <conn> <host:port> <auth>          a CONNECT tunnel opened
   refused <conn> <method> <target> <auth>   answered 407: --user is set and the credentials
                                             did not match
-Usage: httpproxy.py [--user USER:PASSWORD]
+With --socks, a SOCKS5 server (RFC 1928; with --user, username/password auth, RFC 1929):
+  tunnel <conn> <host:port> <auth>          a CONNECT; <host> as the client sent it: a name
+                                            (socks5h://, resolved by the proxy), an IPv4
+                                            address or [an IPv6 one, 8 groups of 4 hex digits]
+  refused <conn> socks - <auth>             the credentials did not match
+Usage: httpproxy.py [--user USER:PASSWORD] [--socks]
 The proxy ends when its stdin closes.
 """
 import argparse
@@ -119,8 +125,52 @@ async def handle(reader, writer):
         writer.close()
 
 
-async def main():
-    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024)
+async def handle_socks(reader, writer):
+    conn = next(_ids)
+    try:
+        version, count = await reader.readexactly(2)
+        methods = await reader.readexactly(count)
+        wanted = 2 if USER is not None else 0   # username/password, or none
+        if version != 5 or wanted not in methods:
+            writer.write(bytes([5, 0xFF]))
+            return
+        writer.write(bytes([5, wanted]))
+        auth = "-"
+        if wanted == 2:
+            _, ulen = await reader.readexactly(2)
+            user = (await reader.readexactly(ulen)).decode()
+            plen = (await reader.readexactly(1))[0]
+            auth = user + ":" + (await reader.readexactly(plen)).decode()
+            if auth != USER:
+                say("refused", conn, "socks", "-", auth)
+                writer.write(bytes([1, 1]))
+                return
+            writer.write(bytes([1, 0]))
+        _, command, _, atyp = await reader.readexactly(4)
+        if atyp == 1:
+            host = ".".join(str(b) for b in await reader.readexactly(4))
+        elif atyp == 3:
+            host = (await reader.readexactly((await reader.readexactly(1))[0])).decode()
+        else:
+            raw = await reader.readexactly(16)
+            host = "[" + ":".join(raw[i:i + 2].hex() for i in range(0, 16, 2)) + "]"
+        port = int.from_bytes(await reader.readexactly(2), "big")
+        if command != 1:   # CONNECT only
+            writer.write(bytes([5, 7, 0, 1, 0, 0, 0, 0, 0, 0]))
+            return
+        say("tunnel", conn, f"{host}:{port}", auth)
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(bytes([5, 0, 0, 1, 127, 0, 0, 1]) + port.to_bytes(2, "big"))
+        await writer.drain()
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def main(socks):
+    server = await asyncio.start_server(handle_socks if socks else handle, "127.0.0.1", 0, backlog=1024)
     say("listening", server.sockets[0].getsockname()[1])
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.read)   # ends with the test's stdin
@@ -129,8 +179,10 @@ async def main():
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--user", help="USER:PASSWORD every request must carry (else 407)")
-    USER = parser.parse_args().user
+    parser.add_argument("--socks", action="store_true", help="a SOCKS5 proxy instead of an HTTP one")
+    args = parser.parse_args()
+    USER = args.user
     try:
-        asyncio.run(main())
+        asyncio.run(main(args.socks))
     except KeyboardInterrupt:
         pass

@@ -86,6 +86,7 @@ private Q_SLOTS:
     void explicitProxyCarriesEveryRequest();
     void environmentProxyForNamedHostsNotLoopback();
     void httpsAndHttp2ThroughATunnel();
+    void socks5ResolvesHereSocks5hThere();
     void proxyFailuresNameTheProxy();
     void drainThroughTheProxy();
 
@@ -323,6 +324,54 @@ void TestNetworkProxy::httpsAndHttp2ThroughATunnel()
     QCOMPARE(proxy.tunnels.first(), u"127.0.0.1:%1"_s.arg(h2.port));
     QVERIFY(proxy.requests.isEmpty());
     QCOMPARE(h2.requests, 5);
+}
+
+void TestNetworkProxy::socks5ResolvesHereSocks5hThere()
+{
+    HttpProxy socks;
+    QString why;
+    QVERIFY2(socks.start(&why, u"me:s3cret"_s, true), qPrintable(why));
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.retry.attempts = 1;
+    // socks5h: the name goes to the proxy, which alone knows berth-proxied.test.
+    o.proxy = socks.url(u"me:s3cret"_s, u"socks5h"_s);
+    QUrl named = m_server->url(u"/fast"_s);
+    named.setHost(u"berth-proxied.test"_s);
+    {
+        NetworkSession s(Svc, &ledger, o);
+        auto out = watch(s.get(QNetworkRequest(named)));
+        QTRY_VERIFY(out->done);
+        QVERIFY2(out->status == 200, qPrintable(out->errorString));
+    }
+    QCOMPARE(socks.tunnels, QStringList{u"berth-proxied.test:%1"_s.arg(named.port())});
+    // socks5: the name is resolved here, and the proxy is given the address.
+    o.proxy = socks.url(u"me:s3cret"_s, u"socks5"_s);
+    QUrl local = m_server->url(u"/fast"_s);
+    local.setHost(u"localhost"_s);
+    {
+        NetworkSession s(Svc, &ledger, o);
+        auto out = watch(s.get(QNetworkRequest(local)));
+        QTRY_VERIFY(out->done);
+        QVERIFY2(out->status == 200, qPrintable(out->errorString));
+    }
+    QCOMPARE(socks.tunnels.size(), 2);
+    const QString port = u":%1"_s.arg(local.port());   // an address, whichever localhost is here
+    QVERIFY2(socks.tunnels.last() == u"127.0.0.1"_s + port
+                 || socks.tunnels.last() == u"[0000:0000:0000:0000:0000:0000:0000:0001]"_s + port,
+             qPrintable(socks.tunnels.last()));
+    QCOMPARE(socks.auth.count(u"me:s3cret"_s), 2);
+    // Wrong credentials: the proxy is named, the password is not.
+    o.proxy = socks.url(u"me:wrong"_s, u"socks5h"_s);
+    NetworkSession s(Svc, &ledger, o);
+    auto out = watch(s.get(QNetworkRequest(named)));
+    QTRY_VERIFY(out->done);
+    QVERIFY(out->status == 0);
+    QVERIFY2(out->errorString.contains(u"(through proxy socks5h://me:***@127.0.0.1:%1"_s.arg(socks.port))
+                 && !out->errorString.contains(u"wrong"_s),
+             qPrintable(out->errorString));
+    QCOMPARE(socks.refused, 1);
+    QCOMPARE(m_server->requestsReceived(u"/fast"_s), 2);
 }
 
 void TestNetworkProxy::proxyFailuresNameTheProxy()
