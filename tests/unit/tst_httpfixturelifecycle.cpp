@@ -6,6 +6,7 @@
 #include "config.h"
 #include "httpfixture.h"
 #include "httpfixturetestutil.h"
+#include "logcapture.h"
 #include "servicehost.h"
 
 #include <berth/lifetime.h>
@@ -24,35 +25,11 @@
 #include <vector>
 
 using namespace Qt::StringLiterals;
+using berth::testutil::LogCapture;
 using namespace berth;
 using namespace berth::fixturetest;
 
 namespace {
-
-/// Captures log lines (the service logs its URL), passing them on to Qt Test's handler.
-class LogCapture
-{
-public:
-    LogCapture() { s_lines.clear(); s_previous = qInstallMessageHandler(handler); }
-    ~LogCapture() { qInstallMessageHandler(s_previous); }
-    static QString find(const QRegularExpression &re, int group)
-    {
-        for (const QString &line : std::as_const(s_lines)) {
-            if (const auto m = re.match(line); m.hasMatch())
-                return m.captured(group);
-        }
-        return {};
-    }
-
-private:
-    static void handler(QtMsgType type, const QMessageLogContext &ctx, const QString &msg)
-    {
-        s_lines.append(msg);
-        s_previous(type, ctx, msg);
-    }
-    static inline QStringList s_lines;
-    static inline QtMessageHandler s_previous = nullptr;
-};
 
 /// A host running one http-fixture service, as the berth binary would.
 struct HostRun

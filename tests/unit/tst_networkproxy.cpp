@@ -7,6 +7,7 @@
 #include "config.h"
 #include "httpfixture.h"
 #include "networkproxy_p.h"
+#include "logcapture.h"
 #include "networktestutil.h"
 
 #include <berth/networksession.h>
@@ -22,25 +23,9 @@ using namespace berth;
 using namespace berth::netdetail;
 using namespace berth::nettest;
 using namespace berth::proxytest;
+using berth::testutil::LogCapture;
 
 namespace {
-
-/// Log lines of category berth.net, collected while it lives.
-struct LogCapture
-{
-    LogCapture() { s_lines.clear(); s_previous = qInstallMessageHandler(&LogCapture::handle); }
-    ~LogCapture() { qInstallMessageHandler(s_previous); }
-    static QString text() { return s_lines.join(u'\n'); }
-
-private:
-    static void handle(QtMsgType type, const QMessageLogContext &context, const QString &message)
-    {
-        s_lines.append(message);
-        s_previous(type, context, message);
-    }
-    static inline QStringList s_lines;
-    static inline QtMessageHandler s_previous = nullptr;
-};
 
 QProcessEnvironment environment(const QStringList &assignments)
 {
@@ -55,6 +40,15 @@ QString route(const ProxyPlan &plan, const QString &url)
 {
     const QNetworkProxy p = plan.forUrl(QUrl(url));
     return p.type() == QNetworkProxy::NoProxy ? u"direct"_s : u"%1:%2"_s.arg(p.hostName()).arg(p.port());
+}
+
+/// One GET of \a url through a session of its own with \a options, finished.
+std::shared_ptr<Outcome> getOnce(WorkLedger &ledger, const NetworkOptions &options, const QUrl &url)
+{
+    NetworkSession s(Svc, &ledger, options);
+    auto out = watch(s.get(QNetworkRequest(url)));
+    (void)QTest::qWaitFor([&] { return out->done; }, 20000);   // the caller checks done
+    return out;
 }
 
 /// A port on 127.0.0.1 where nothing listens.
@@ -338,23 +332,15 @@ void TestNetworkProxy::socks5ResolvesHereSocks5hThere()
     o.proxy = socks.url(u"me:s3cret"_s, u"socks5h"_s);
     QUrl named = m_server->url(u"/fast"_s);
     named.setHost(u"berth-proxied.test"_s);
-    {
-        NetworkSession s(Svc, &ledger, o);
-        auto out = watch(s.get(QNetworkRequest(named)));
-        QTRY_VERIFY(out->done);
-        QVERIFY2(out->status == 200, qPrintable(out->errorString));
-    }
+    auto out = getOnce(ledger, o, named);
+    QVERIFY2(out->status == 200, qPrintable(out->errorString));
     QCOMPARE(socks.tunnels, QStringList{u"berth-proxied.test:%1"_s.arg(named.port())});
     // socks5: the name is resolved here, and the proxy is given the address.
     o.proxy = socks.url(u"me:s3cret"_s, u"socks5"_s);
     QUrl local = m_server->url(u"/fast"_s);
     local.setHost(u"localhost"_s);
-    {
-        NetworkSession s(Svc, &ledger, o);
-        auto out = watch(s.get(QNetworkRequest(local)));
-        QTRY_VERIFY(out->done);
-        QVERIFY2(out->status == 200, qPrintable(out->errorString));
-    }
+    out = getOnce(ledger, o, local);
+    QVERIFY2(out->status == 200, qPrintable(out->errorString));
     QCOMPARE(socks.tunnels.size(), 2);
     const QString port = u":%1"_s.arg(local.port());   // an address, whichever localhost is here
     QVERIFY2(socks.tunnels.last() == u"127.0.0.1"_s + port
@@ -363,10 +349,8 @@ void TestNetworkProxy::socks5ResolvesHereSocks5hThere()
     QCOMPARE(socks.auth.count(u"me:s3cret"_s), 2);
     // Wrong credentials: the proxy is named, the password is not.
     o.proxy = socks.url(u"me:wrong"_s, u"socks5h"_s);
-    NetworkSession s(Svc, &ledger, o);
-    auto out = watch(s.get(QNetworkRequest(named)));
-    QTRY_VERIFY(out->done);
-    QVERIFY(out->status == 0);
+    out = getOnce(ledger, o, named);
+    QVERIFY(out->done && out->status == 0);
     QVERIFY2(out->errorString.contains(u"(through proxy socks5h://me:***@127.0.0.1:%1"_s.arg(socks.port))
                  && !out->errorString.contains(u"wrong"_s),
              qPrintable(out->errorString));
@@ -382,9 +366,7 @@ void TestNetworkProxy::proxyFailuresNameTheProxy()
     const quint16 dead = closedPort();
     o.proxy = u"http://me:s3cret@127.0.0.1:%1"_s.arg(dead);
     {
-        NetworkSession s(Svc, &ledger, o);
-        auto out = watch(s.get(QNetworkRequest(m_server->url(u"/fast"_s))));
-        QTRY_VERIFY(out->done);
+        auto out = getOnce(ledger, o, m_server->url(u"/fast"_s));
         // Qt 6.4 reports a proxy that refuses the connection as ConnectionRefusedError.
         QVERIFY2(out->error == QNetworkReply::ConnectionRefusedError
                      || out->error == QNetworkReply::ProxyConnectionRefusedError, qPrintable(out->errorString));
@@ -397,9 +379,8 @@ void TestNetworkProxy::proxyFailuresNameTheProxy()
     QVERIFY2(proxy.start(&why, u"me:s3cret"_s), qPrintable(why));
     for (const QString &userInfo : {QString(), u"me:wrong"_s}) {
         o.proxy = proxy.url(userInfo);
-        NetworkSession s(Svc, &ledger, o);
-        auto out = watch(s.get(QNetworkRequest(m_server->url(u"/fast"_s))));
-        QTRY_VERIFY(out->done);
+        auto out = getOnce(ledger, o, m_server->url(u"/fast"_s));
+        QVERIFY(out->done);
         QCOMPARE(out->error, QNetworkReply::ProxyAuthenticationRequiredError);
         QVERIFY2(out->errorString.contains(userInfo.isEmpty() ? u"it asks for credentials"_s
                                                               : u"it refused the credentials"_s)
