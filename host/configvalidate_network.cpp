@@ -24,7 +24,7 @@ namespace configdetail {
 
 namespace {
 
-const QStringList NetworkKeys = {u"transferTimeout"_s, u"maxConcurrent"_s, u"connectionsPerHost"_s,
+const QStringList NetworkKeys = {u"transferTimeout"_s, u"callTimeout"_s, u"maxConcurrent"_s, u"connectionsPerHost"_s,
                                  u"redirects"_s, u"maxRedirects"_s, u"http2"_s, u"retry"_s,
                                  u"rateLimit"_s, u"cookieJar"_s, u"cache"_s, u"caBundle"_s,
                                  u"redactQuery"_s, u"proxy"_s, u"noProxy"_s};
@@ -97,6 +97,7 @@ void Validator::readNetwork(const QJsonValue &value, const QString &path, Networ
         rest.remove(k);
     checkKeys(rest, path, NetworkKeys);
     readDuration(obj, path, u"transferTimeout"_s, &n->transferTimeout);
+    readDuration(obj, path, u"callTimeout"_s, &n->callTimeout);
     readInt(obj, path, u"maxConcurrent"_s, 1, 100000, &n->maxConcurrent);
     readInt(obj, path, u"connectionsPerHost"_s, 1, 10000, &n->connectionsPerHost);
     if (obj.contains(u"redirects"_s) && checkEnum(obj.value(u"redirects"_s), PositionedJson::member(path, u"redirects"_s), RedirectPolicies))

@@ -81,6 +81,17 @@ void NetworkSession::Private::finishCall(NetworkCall *call)
     if (call->d->finished)
         return;
     call->d->finished = true;
+    if (call->d->deadlineAt >= 0) {
+        deadlined.remove(call->d->ledgerId);
+        // Entries of finished calls leave the heap when they come to its top; a session whose
+        // calls end long before their deadlines rebuilds it now and then instead.
+        if (deadlines.size() > 2 * size_t(deadlined.size()) + 1024) {
+            decltype(deadlines) live;
+            for (auto it = deadlined.cbegin(); it != deadlined.cend(); ++it)
+                live.emplace((*it)->d->deadlineAt, it.key());
+            deadlines = std::move(live);
+        }
+    }
     call->d->reply = nullptr;
     if (call->d->cancelled)
         ledger->finishCancelled(call->d->ledgerId);
@@ -235,6 +246,77 @@ void NetworkSession::Private::sweepStalls()
         stallTimer->stop();
 }
 
+void NetworkSession::Private::watchDeadline(NetworkCall *call, std::chrono::milliseconds budget)
+{
+    auto *cd = call->d.get();
+    cd->deadline = budget;
+    cd->deadlineAt = clock.elapsed() + budget.count();
+    deadlined.insert(cd->ledgerId, call);
+    deadlines.emplace(cd->deadlineAt, cd->ledgerId);
+    armDeadlines();
+}
+
+void NetworkSession::Private::armDeadlines()
+{
+    while (!deadlines.empty() && !deadlined.contains(deadlines.top().second))
+        deadlines.pop();
+    if (deadlines.empty()) {
+        deadlineTimer->stop();
+        return;
+    }
+    const qint64 wait = std::max<qint64>(0, deadlines.top().first - clock.elapsed());
+    if (!deadlineTimer->isActive() || deadlineTimer->remainingTime() > wait)
+        deadlineTimer->start(int(std::min<qint64>(wait, std::numeric_limits<int>::max())));
+}
+
+void NetworkSession::Private::expireDeadlines()
+{
+    const qint64 now = clock.elapsed();
+    QVarLengthArray<quint64, 8> due;
+    while (!deadlines.empty() && deadlines.top().first <= now) {
+        due.append(deadlines.top().second);
+        deadlines.pop();
+    }
+    QVarLengthArray<NetworkCall *, 8> calls;
+    for (quint64 id : due) {
+        if (NetworkCall *call = deadlined.value(id))
+            calls.append(call);
+    }
+    // Those not in flight first: ending one in flight frees a connection, which pump() would
+    // give to a queued call that is itself due. Then look each up again, as ending one can end
+    // another (a finished handler may abort it).
+    std::stable_partition(calls.begin(), calls.end(), [](NetworkCall *c) { return !c->d->reply; });
+    for (NetworkCall *call : calls) {
+        if (deadlined.contains(call->d->ledgerId))
+            expire(call);
+    }
+    armDeadlines();
+}
+
+void NetworkSession::Private::expire(NetworkCall *call)
+{
+    auto *cd = call->d.get();
+    cd->overDeadline = true;
+    if (cd->reply) {
+        cd->reply->abort();   // attemptFinished ends the call as over its deadline
+        return;
+    }
+    QString state;
+    if (cd->queued) {
+        queue.erase(std::find(queue.begin(), queue.end(), call));
+        cd->queued = false;
+        state = cd->attempts == 0 ? u"never sent: it waited in the session's queue"_s
+                                  : u"%1 attempt(s), the next one waiting for a free connection"_s.arg(cd->attempts);
+    } else if (cd->waiting) {
+        cd->retryTimer->stop();
+        cd->waiting = false;
+        waiting.removeOne(call);
+        state = u"%1 attempt(s); the last: %2"_s.arg(cd->attempts).arg(cd->errorString.mid(cd->where.size() + 2));
+    }
+    cd->failDeadline(state);
+    finishCall(call);
+}
+
 void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *reply, bool aborted)
 {
     auto *cd = call->d.get();
@@ -251,6 +333,8 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
     if (!tlsFailure.isNull()) {
         cd->error = QNetworkReply::SslHandshakeFailedError;
         cd->errorString = u"%1: TLS verification failed: %2"_s.arg(where, tlsFailure);
+    } else if (cd->overDeadline) {
+        cd->failDeadline(u"attempt %1 was still in flight"_s.arg(cd->attempts));
     } else if (cd->error == QNetworkReply::NoError && lengthOk && cd->verb != "HEAD" && cd->status != 204
         && cd->status != 304 && cd->responseBody.size() < announced
         && !reply->attribute(QNetworkRequest::SourceIsFromCacheAttribute).toBool()) {
@@ -326,6 +410,11 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
         } else {
             wait = net::backoffDelay(cd->attempts, options.retry.base, options.retry.cap,
                                      QRandomGenerator::global()->generateDouble());
+        }
+        if (retry && cd->deadlineAt >= 0 && clock.elapsed() + wait.count() >= cd->deadlineAt) {
+            cd->errorString += u" (not retried: the next attempt would start after the call's deadline of %1 ms)"_s
+                                   .arg(cd->deadline.count());
+            retry = false;
         }
     }
     if (!retry) {
@@ -471,6 +560,8 @@ NetworkCall *NetworkSession::send(const QNetworkRequest &request, const QByteArr
                                       call->d->byHost = true;
                                       call->abort();
                                   }, cd->file, cd->line);
+    if (const auto budget = options.deadline.count() > 0 ? options.deadline : d->options.callTimeout; budget.count() > 0)
+        d->watchDeadline(call, budget);
     cd->queued = true;
     d->queue.push_back(call);
     d->pump();

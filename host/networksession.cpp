@@ -27,7 +27,7 @@ void NetworkSession::onReplyFinished(QNetworkReply *reply)
     if (it->call) {
         NetworkCall *call = it->call;
         d->replies.erase(it);
-        d->attemptFinished(call, reply, call->d->cancelled);
+        d->attemptFinished(call, reply, call->d->cancelled || call->d->overDeadline);
     } else {
         d->tlsFailures.remove(reply);
         // Direct use: the entry ends; the record stays until the reply is deleted, so that one
@@ -76,6 +76,10 @@ NetworkSession::NetworkSession(const QString &service, WorkLedger *ledger,
     d->rateTimer = new QTimer(this);
     d->rateTimer->setSingleShot(true);
     connect(d->rateTimer, &QTimer::timeout, this, [this] { d->pump(); });
+    d->deadlineTimer = new QTimer(this);
+    d->deadlineTimer->setSingleShot(true);
+    d->deadlineTimer->setTimerType(Qt::PreciseTimer);
+    connect(d->deadlineTimer, &QTimer::timeout, this, [this] { d->expireDeadlines(); });
     d->stallTimer = new QTimer(this);
     d->stallTimer->setInterval(std::clamp<qint64>(options.transferTimeout.count() / 8, 10, 1000));
     connect(d->stallTimer, &QTimer::timeout, this, [this] { d->sweepStalls(); });
@@ -306,6 +310,7 @@ void NetworkSession::close()
     d->directManager = nullptr;
     d->replies.clear();   // all finished; the ones kept alive are the session's now
     d->stallTimer->stop();
+    d->deadlineTimer->stop();
     d->closing = false;
     d->setState(State::Closed);
 }

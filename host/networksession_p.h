@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <deque>
 #include <limits>
+#include <queue>
 #include <memory>
 #include <vector>
 
@@ -205,6 +206,15 @@ struct NetworkCall::Private
     qint64 progress = -1;       ///< what the stall sweep last saw of the reply (bytes, +1 once answered)
     qint64 progressAt = 0;      ///< session clock (ms) when that changed, or the attempt started
     QTimer *retryTimer = nullptr;
+    std::chrono::milliseconds deadline{0};   ///< the call's own budget (CallOptions, callTimeout)
+    qint64 deadlineAt = -1;     ///< session clock (ms) when it passes; -1: no deadline
+    bool overDeadline = false;  ///< the deadline ended it
+    /// Ends the call as over its deadline: \a state says where it was.
+    void failDeadline(const QString &state)
+    {
+        error = QNetworkReply::TimeoutError;
+        errorString = u"%1: not done within its deadline of %2 ms (%3)"_s.arg(where).arg(deadline.count()).arg(state);
+    }
     QNetworkReply::NetworkError error = QNetworkReply::NoError;
     QString errorString;
     int status = 0;
@@ -284,6 +294,11 @@ struct NetworkSession::Private
     QElapsedTimer clock;
     QTimer *rateTimer = nullptr;
     QTimer *stallTimer = nullptr;         ///< the transfer timeout of send()'s replies (sweepStalls)
+    /// Calls with a deadline: (when, ledger id) soonest first, and the calls still running by
+    /// ledger id (an id is never reused, an address may be). One timer, for the soonest.
+    std::priority_queue<std::pair<qint64, quint64>, std::vector<std::pair<qint64, quint64>>, std::greater<>> deadlines;
+    QHash<quint64, NetworkCall *> deadlined;
+    QTimer *deadlineTimer = nullptr;
     PersistentCookieJar *jar = nullptr;
     QNetworkDiskCache *cache = nullptr;
     std::shared_ptr<const ProxyPlan> proxyPlan;   ///< decided when the session opens (networkproxy.cpp)
@@ -395,6 +410,10 @@ struct NetworkSession::Private
                    const QNetworkRequest &request);
     void pump();
     void sweepStalls();
+    void watchDeadline(NetworkCall *call, std::chrono::milliseconds budget);
+    void armDeadlines();
+    void expireDeadlines();
+    void expire(NetworkCall *call);
     bool refill();
     void dispatch(NetworkCall *call, TrackedManager *m, int lane);
     /// A 3xx answer of a call: follows it (true) or leaves the answer as the call's result.

@@ -186,6 +186,8 @@ void TestNetworkHelpers::networkConfigIsValidated_data()
     QTest::newRow("tls off") << QByteArray(R"({"insecure": true})") << u"services[0].network.insecure: TLS certificate verification cannot be turned off"_s;
     QTest::newRow("unknown key") << QByteArray(R"({"maxConcurency": 4})") << u"did you mean \"maxConcurrent\""_s;
     QTest::newRow("bad duration") << QByteArray(R"({"transferTimeout": "5x"})") << u"services[0].network.transferTimeout: bad duration"_s;
+    QTest::newRow("call timeout") << QByteArray(R"({"callTimeout": "10s"})") << QString();
+    QTest::newRow("bad call timeout") << QByteArray(R"({"callTimeout": "ten"})") << u"services[0].network.callTimeout: bad duration"_s;
     QTest::newRow("bad attempts") << QByteArray(R"({"retry": {"attempts": 0}})") << u"services[0].network.retry.attempts: expected a whole number from 1 to 100"_s;
     QTest::newRow("base over cap") << QByteArray(R"({"retry": {"base": "2m", "cap": "1m"}})") << u"base 2m exceeds cap 1m"_s;
     QTest::newRow("bad status") << QByteArray(R"({"retry": {"statuses": [200]}})") << u"retry.statuses[0]: expected an HTTP status"_s;

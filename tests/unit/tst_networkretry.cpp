@@ -41,6 +41,8 @@ private Q_SLOTS:
     void transferTimeoutFailsAStalledTransfer();
     void transferTimeoutSparesASlowTransferThatMoves();
     void transferTimeoutEndsAStalledDirectReply();
+    void callTimeoutEndsACallWhateverItIsDoing();
+    void deadlineOfOneCallStopsItsRetries();
 
 private:
     HttpFixture *m_server = nullptr;
@@ -250,6 +252,67 @@ void TestNetworkRetry::transferTimeoutEndsAStalledDirectReply()
     QVERIFY(finished.wait(10000));
     QCOMPARE(reply->error(), QNetworkReply::OperationCanceledError);
     QVERIFY2(t.elapsed() >= 285, qPrintable(QString::number(t.elapsed())));   // a coarse timer: 5 % early at most
+}
+
+void TestNetworkRetry::callTimeoutEndsACallWhateverItIsDoing()
+{
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.callTimeout = 400ms;
+    o.maxConcurrent = 1;
+    NetworkSession s(Svc, &ledger, o);
+    auto fast = watch(s.get(QNetworkRequest(m_server->url(u"/fast"_s))));   // done long before
+    QTRY_VERIFY(fast->done);
+    QCOMPARE(fast->status, 200);
+    QElapsedTimer t;
+    t.start();
+    // In flight: a body that keeps moving for 3 s, so the transfer timeout never ends it.
+    auto moving = watch(s.get(QNetworkRequest(m_server->url(u"/trickle?bytes=300&chunk=10&every=100ms"_s))));
+    // Behind it in the session's queue (one at a time): it never leaves.
+    auto queued = watch(s.get(QNetworkRequest(m_server->url(u"/fast?size=7"_s))));
+    QTRY_VERIFY(moving->done && queued->done);
+    QVERIFY2(t.elapsed() >= 380 && t.elapsed() < 2500, qPrintable(QString::number(t.elapsed())));
+    QCOMPARE(moving->error, QNetworkReply::TimeoutError);
+    QVERIFY2(moving->errorString.endsWith(u"/trickle?bytes=300&chunk=10&every=100ms: not done within its deadline "
+                                          u"of 400 ms (attempt 1 was still in flight)"_s),
+             qPrintable(moving->errorString));
+    QCOMPARE(moving->attempts, 1);   // a deadline is not a reason to try again
+    QCOMPARE(queued->error, QNetworkReply::TimeoutError);
+    QVERIFY2(queued->errorString.endsWith(u"(never sent: it waited in the session's queue)"_s),
+             qPrintable(queued->errorString));
+    QVERIFY(!queued->sent);
+    QCOMPARE(m_server->requestsReceived(u"/fast"_s), 1);
+    QTRY_COMPARE(m_server->requestsAbandoned(), 1);   // the trickle, cut off
+    QVERIFY(ledger.dumpText().isEmpty() || !ledger.dumpText().contains(u"trickle"_s));
+}
+
+void TestNetworkRetry::deadlineOfOneCallStopsItsRetries()
+{
+    // A retry that would start after the call's deadline is not waited for: the call ends now,
+    // with its last answer, and says why it was not retried.
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.retry.attempts = 5;
+    NetworkSession s(Svc, &ledger, o);
+    CallOptions one;
+    one.deadline = 800ms;
+    QElapsedTimer t;
+    t.start();
+    auto out = watch(s.send(QNetworkRequest(m_server->url(u"/status?code=503&retryAfter=1"_s)), "GET", {}, one));
+    QTRY_VERIFY(out->done);
+    QVERIFY2(t.elapsed() < 700, qPrintable(QString::number(t.elapsed())));
+    QCOMPARE(out->status, 503);
+    QCOMPARE(out->attempts, 1);
+    QVERIFY2(out->errorString.endsWith(u"(not retried: the next attempt would start after the call's deadline of 800 ms)"_s),
+             qPrintable(out->errorString));
+    // The same call with room for the wait is retried (Retry-After: 1 s), then stops the same way.
+    one.deadline = 1500ms;
+    t.restart();
+    auto twice = watch(s.send(QNetworkRequest(m_server->url(u"/status?code=503&retryAfter=1"_s)), "GET", {}, one));
+    QTRY_VERIFY_WITH_TIMEOUT(twice->done, 5000);
+    QCOMPARE(twice->attempts, 2);
+    QVERIFY2(t.elapsed() >= 950 && t.elapsed() < 1500, qPrintable(QString::number(t.elapsed())));
+    QCOMPARE(m_server->requestsReceived(u"/status"_s), 3);
 }
 
 QTEST_MAIN(TestNetworkRetry)

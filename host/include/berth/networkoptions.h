@@ -25,6 +25,9 @@ struct NetworkOptions
 
     /// "transferTimeout": a transfer with no data for this long fails (0 = none).
     std::chrono::milliseconds transferTimeout{30000};
+    /// "callTimeout": the most one send() call may take from send() to its end, time in the
+    /// session's queue, every attempt, the waits between them and redirects included (0 = none).
+    std::chrono::milliseconds callTimeout{0};
     /// "maxConcurrent": requests of this session in flight at once; the rest wait in the
     /// session's own queue (as ledger entries). 0 = automatic (64, or what the service asks for).
     int maxConcurrent = 0;

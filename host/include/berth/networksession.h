@@ -72,6 +72,9 @@ struct CallOptions
     bool retryNonIdempotent = false;
     /// Override the session's attempts for this call (0: the session's setting).
     int attempts = 0;
+    /// The most this call may take, all included (0: the session's callTimeout). When it
+    /// passes, the call ends with QNetworkReply::TimeoutError, whatever state it is in.
+    std::chrono::milliseconds deadline{0};
 };
 
 class NetworkSession : public QObject
