@@ -10,6 +10,7 @@
 #include <QtCore/QSocketNotifier>
 #include <QtCore/QThread>
 #include <QtNetwork/QNetworkAccessManager>
+#include <QtNetwork/QNetworkProxy>
 #include <QtNetwork/QNetworkReply>
 
 #include <algorithm>
@@ -218,8 +219,10 @@ int memoryChild(const QUrl &never, int rounds)
     std::vector<double> bare, bareTimeout, direct, send;
     auto bareRun = [&](bool timeout) {
         auto *m = new QNetworkAccessManager;
-        if (timeout)
+        if (timeout) {   // the session's settings: its transfer timeout, and no proxy lookup
             m->setTransferTimeout(int(NetworkOptions().transferTimeout.count()));
+            m->setProxy(QNetworkProxy(QNetworkProxy::NoProxy));
+        }
         QList<QNetworkReply *> replies;
         return bytesPerRequest(N, [&](int n) { for (int i = 0; i < n; ++i) replies.append(m->get(request)); },
                                [&] {
@@ -320,12 +323,15 @@ AbortTimes measureAbort(HttpFixture &server, const QUrl &never, int rounds)
     };
     auto gone = [&] { waitUntil([&] { return server.connectionsOpen() == 0; }); };
     QElapsedTimer t;
-    // A bare manager, abort() on each reply; \a timeout: with the session's 30 s transfer timeout
+    // A bare manager, abort() on each reply; \a timeout: with the session's settings (its 30 s
+    // transfer timeout, for which Qt gives each reply a timer, and no proxy lookup).
     // (Qt gives each reply a timer for it).
     auto bareAbort = [&](bool timeout) {
         QNetworkAccessManager m;
-        if (timeout)
+        if (timeout) {   // the session's settings: its transfer timeout, and no proxy lookup
             m.setTransferTimeout(int(NetworkOptions().transferTimeout.count()));
+            m.setProxy(QNetworkProxy(QNetworkProxy::NoProxy));
+        }
         QList<QNetworkReply *> replies;
         for (int i = 0; i < N; ++i)
             replies.append(m.get(request));
