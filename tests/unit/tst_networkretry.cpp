@@ -293,25 +293,29 @@ void TestNetworkRetry::deadlineOfOneCallStopsItsRetries()
     WorkLedger ledger;
     NetworkOptions o = quickOptions();
     o.retry.attempts = 5;
+    o.retry.cap = 10s;
     NetworkSession s(Svc, &ledger, o);
     CallOptions one;
-    one.deadline = 800ms;
+    one.deadline = 2500ms;
     QElapsedTimer t;
     t.start();
-    auto out = watch(s.send(QNetworkRequest(m_server->url(u"/status?code=503&retryAfter=1"_s)), "GET", {}, one));
+    // Retry-After: 3 s, past the deadline: one attempt, ended as soon as it is answered.
+    auto out = watch(s.send(QNetworkRequest(m_server->url(u"/status?code=503&retryAfter=3"_s)), "GET", {}, one));
     QTRY_VERIFY(out->done);
-    QVERIFY2(t.elapsed() < 700, qPrintable(QString::number(t.elapsed())));
+    QVERIFY2(t.elapsed() < 2500, qPrintable(QString::number(t.elapsed())));
     QCOMPARE(out->status, 503);
     QCOMPARE(out->attempts, 1);
-    QVERIFY2(out->errorString.endsWith(u"(not retried: the next attempt would start after the call's deadline of 800 ms)"_s),
+    QVERIFY2(out->errorString.endsWith(u"(not retried: the next attempt would start after the call's deadline of 2500 ms)"_s),
              qPrintable(out->errorString));
-    // The same call with room for the wait is retried (Retry-After: 1 s), then stops the same way.
-    one.deadline = 1500ms;
+    // Retry-After: 1 s with a 1.8 s deadline: the wait fits once, not twice.
+    one.deadline = 1800ms;
     t.restart();
     auto twice = watch(s.send(QNetworkRequest(m_server->url(u"/status?code=503&retryAfter=1"_s)), "GET", {}, one));
     QTRY_VERIFY_WITH_TIMEOUT(twice->done, 5000);
     QCOMPARE(twice->attempts, 2);
-    QVERIFY2(t.elapsed() >= 950 && t.elapsed() < 1500, qPrintable(QString::number(t.elapsed())));
+    QCOMPARE(twice->status, 503);
+    QVERIFY2(twice->errorString.endsWith(u"deadline of 1800 ms)"_s), qPrintable(twice->errorString));
+    QVERIFY2(t.elapsed() >= 950, qPrintable(QString::number(t.elapsed())));
     QCOMPARE(m_server->requestsReceived(u"/status"_s), 3);
 }
 
