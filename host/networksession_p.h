@@ -1,8 +1,9 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // Private to the network session's files (networksession.cpp: the lifecycle and the public API;
 // networkmanagers.cpp: the managers, lanes and reply tracking; networkcall.cpp: send(), the
-// queue, limits, retries and redirects; networkutil.cpp: redaction, Retry-After, backoff,
-// redirect rules). Not installed.
+// queue, limits, retries and redirects; networktimeouts.cpp: the stall sweep and call
+// deadlines; networkutil.cpp: redaction, Retry-After, backoff, redirect rules;
+// networkproxy.cpp: the proxy plan). Not installed.
 #pragma once
 
 #include <berth/networksession.h>

@@ -1,0 +1,124 @@
+// Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+// The clocks of send()'s calls: the stall sweep that is their transfer timeout, and their
+// deadlines (callTimeout, CallOptions::deadline). Both end a call from outside its own flow, so
+// both run off session timers, never a timer per call.
+#include "networksession_p.h"
+
+#include <QtCore/QPointer>
+#include <QtCore/QVarLengthArray>
+
+#include <algorithm>
+
+namespace berth {
+
+/// The transfer timeout of send()'s replies: one coarse timer for the session instead of Qt's
+/// per reply. Every tick (an eighth of the timeout, at most a second) looks at each reply in
+/// flight: what it has buffered, and whether its answer has begun. A call reads its reply only at
+/// the end, so that only grows. A reply that has not moved for the whole timeout is aborted; the
+/// attempt then ends as a timeout (attemptFinished), as Qt's own timer would end it, within one
+/// tick of the timeout.
+void NetworkSession::Private::sweepStalls()
+{
+    const qint64 now = clock.elapsed();
+    const qint64 limit = options.transferTimeout.count();
+    QVarLengthArray<QPointer<QNetworkReply>, 8> stalled;
+    bool watching = false;
+    for (auto it = replies.cbegin(); it != replies.cend(); ++it) {
+        if (it->finished || !it->call)
+            continue;
+        auto *cd = it->call->d.get();
+        QNetworkReply *reply = cd->reply;
+        if (!reply || cd->keepsQtTimer())
+            continue;
+        watching = true;
+        const qint64 seen = reply->bytesAvailable()
+            + (reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).isValid() ? 1 : 0);
+        if (seen != cd->progress) {
+            cd->progress = seen;
+            cd->progressAt = now;
+        } else if (now - cd->progressAt >= limit) {
+            stalled.append(reply);
+        }
+    }
+    // abort() finishes each attempt re-entrantly (a retry may dispatch at once): only now.
+    for (const QPointer<QNetworkReply> &reply : stalled) {
+        auto it = reply ? replies.constFind(reply.data()) : replies.cend();
+        if (it != replies.cend() && !it->finished)
+            reply->abort();
+    }
+    if (!watching)
+        stallTimer->stop();
+}
+
+void NetworkSession::Private::watchDeadline(NetworkCall *call, std::chrono::milliseconds budget)
+{
+    auto *cd = call->d.get();
+    cd->deadline = budget;
+    cd->deadlineAt = clock.elapsed() + budget.count();
+    deadlined.insert(cd->ledgerId, call);
+    deadlines.emplace(cd->deadlineAt, cd->ledgerId);
+    armDeadlines();
+}
+
+void NetworkSession::Private::armDeadlines()
+{
+    while (!deadlines.empty() && !deadlined.contains(deadlines.top().second))
+        deadlines.pop();
+    if (deadlines.empty()) {
+        deadlineTimer->stop();
+        return;
+    }
+    const qint64 wait = std::max<qint64>(0, deadlines.top().first - clock.elapsed());
+    if (!deadlineTimer->isActive() || deadlineTimer->remainingTime() > wait)
+        deadlineTimer->start(int(std::min<qint64>(wait, std::numeric_limits<int>::max())));
+}
+
+void NetworkSession::Private::expireDeadlines()
+{
+    const qint64 now = clock.elapsed();
+    QVarLengthArray<quint64, 8> due;
+    while (!deadlines.empty() && deadlines.top().first <= now) {
+        due.append(deadlines.top().second);
+        deadlines.pop();
+    }
+    QVarLengthArray<NetworkCall *, 8> calls;
+    for (quint64 id : due) {
+        if (NetworkCall *call = deadlined.value(id))
+            calls.append(call);
+    }
+    // Those not in flight first: ending one in flight frees a connection, which pump() would
+    // give to a queued call that is itself due. Then look each up again, as ending one can end
+    // another (a finished handler may abort it).
+    std::stable_partition(calls.begin(), calls.end(), [](NetworkCall *c) { return !c->d->reply; });
+    for (NetworkCall *call : calls) {
+        if (deadlined.contains(call->d->ledgerId))
+            expire(call);
+    }
+    armDeadlines();
+}
+
+void NetworkSession::Private::expire(NetworkCall *call)
+{
+    auto *cd = call->d.get();
+    cd->overDeadline = true;
+    if (cd->reply) {
+        cd->reply->abort();   // attemptFinished ends the call as over its deadline
+        return;
+    }
+    QString state;
+    if (cd->queued) {
+        queue.erase(std::find(queue.begin(), queue.end(), call));
+        cd->queued = false;
+        state = cd->attempts == 0 ? u"never sent: it waited in the session's queue"_s
+                                  : u"%1 attempt(s), the next one waiting for a free connection"_s.arg(cd->attempts);
+    } else if (cd->waiting) {
+        cd->retryTimer->stop();
+        cd->waiting = false;
+        waiting.removeOne(call);
+        state = u"%1 attempt(s); the last: %2"_s.arg(cd->attempts).arg(cd->errorString.mid(cd->where.size() + 2));
+    }
+    cd->failDeadline(state);
+    finishCall(call);
+}
+
+} // namespace berth
