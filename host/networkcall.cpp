@@ -7,9 +7,7 @@
 #include <berth/servicecontext.h>
 
 #include <QtCore/QMetaEnum>
-#include <QtCore/QPointer>
 #include <QtCore/QRandomGenerator>
-#include <QtCore/QVarLengthArray>
 
 #include <cmath>
 
