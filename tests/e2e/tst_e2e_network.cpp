@@ -37,6 +37,7 @@ private Q_SLOTS:
     void demoConfigPollsItsOwnServer();
     void secretsStayOutOfOutputLogAndDump();
     void pollsThroughTheConfiguredProxy();
+    void callTimeoutBoundsEachPoll();
 
 private:
     QByteArray pollerConfig(const QString &path, const QByteArray &shutdown, const QString &output) const;
@@ -233,6 +234,29 @@ void TestE2eNetwork::pollsThroughTheConfiguredProxy()
     QVERIFY2(err.contains(u"poller: proxy http://me:***@127.0.0.1:%1 for http and https"_s.arg(proxy.port)),
              qPrintable(err.left(3000)));
     QVERIFY2(!err.contains(u"PR0XYPASS"_s) && !lines.contains("PR0XYPASS"), qPrintable(err.left(3000)));
+}
+
+void TestE2eNetwork::callTimeoutBoundsEachPoll()
+{
+    // network.callTimeout from the config file reaches the poller's calls: a server that never
+    // answers costs each poll 300 ms, and the poller goes on polling.
+    BerthProcess berth;
+    const QString out = berth.path(u"polls.jsonl"_s);
+    berth.run(R"({"network": {"callTimeout": "300ms"}, "services": [{"name": "poller", "type": "http-poller",
+        "config": {"url": ")" + m_server->url(u"/never"_s).toString().toUtf8() + R"(", "interval": "0s",
+        "output": ")" + out.toUtf8() + R"("}}]})");
+    QVERIFY(berth.waitReady());
+    QTRY_VERIFY_WITH_TIMEOUT(m_server->requestsReceived(u"/never"_s) >= 3, 10000);
+    berth.signal(SIGTERM);
+    QCOMPARE(berth.finish(), 0);
+    QFile f(out);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QList<QByteArray> lines = f.readAll().split('\n');
+    qsizetype timedOut = 0;
+    for (const QByteArray &line : lines)
+        timedOut += line.contains("not done within its deadline of 300 ms (attempt 1 was still in flight)") ? 1 : 0;
+    QVERIFY2(timedOut >= 2, qPrintable(QString::fromUtf8(lines.value(0))));
+    QTRY_COMPARE(m_server->requestsAbandoned(), m_server->requestsReceived());
 }
 
 QTEST_MAIN(TestE2eNetwork)
