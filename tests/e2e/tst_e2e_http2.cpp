@@ -85,6 +85,8 @@ void TestE2eHttp2::sigtermDrainsPollsOverHttp2()
     const qint64 signalAt = QDateTime::currentMSecsSinceEpoch();
     berth.signal(SIGTERM);
     const int code = berth.finish(20000);
+    if (code != 0)   // QVERIFY2 keeps 1 KiB of its message: the whole log goes out first
+        qWarning().noquote() << berth.stdErr();
     QVERIFY2(code == 0, qPrintable(u"exit %1:\n%2"_s.arg(code).arg(berth.stdErr().right(4000))));
     QVERIFY2(berth.stdErr().contains(u"exit code 0: clean stop"_s), qPrintable(berth.stdErr().right(2000)));
 
