@@ -271,10 +271,13 @@ void TestNetworkRetry::callTimeoutEndsACallWhateverItIsDoing()
     auto moving = watch(s.get(QNetworkRequest(m_server->url(u"/trickle?bytes=300&chunk=10&every=100ms"_s))));
     // Behind it in the session's queue (one at a time): it never leaves.
     auto queued = watch(s.get(QNetworkRequest(m_server->url(u"/fast?size=7"_s))));
-    // The thread is busy past both deadlines, so both are due when the session looks: the
-    // queued call must end before the one in flight frees its connection (else the queue would
-    // send it). Without the wait, a loaded machine can see them a moment apart.
-    QThread::msleep(600);
+    // Hold the thread, processing nothing, until both deadlines have passed, so both are due
+    // when the session looks: the queued call must end before the one in flight frees its
+    // connection (else the queue would send it). Left to run, a loaded machine can see the two
+    // deadlines a moment apart.
+    const qint64 bothDueAfter = t.elapsed() + 400 + 1;   // sent by now; the session counts whole ms
+    while (t.elapsed() <= bothDueAfter)
+        QThread::yieldCurrentThread();
     QTRY_VERIFY(moving->done && queued->done);
     QVERIFY2(t.elapsed() < 2500, qPrintable(QString::number(t.elapsed())));
     QCOMPARE(moving->error, QNetworkReply::TimeoutError);
