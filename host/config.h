@@ -81,6 +81,11 @@ QByteArray demoConfigJson();
 /// \a error to a sentence saying what is accepted.
 bool parseDuration(const QString &text, Millis *out, QString *error);
 QString formatDuration(Millis ms);
+/// A size in bytes: a whole number of bytes, or a number and a unit ("512KiB", "1.5MiB", "64MB";
+/// B, kB, KiB, MB, MiB, GB, GiB), "0" for none. On failure returns false and sets \a error.
+bool parseByteSize(const QString &text, qint64 *out, QString *error);
+/// 65536 -> "64KiB", 1500000 -> "1500000 bytes": the unit only where it is exact.
+QString formatByteSize(qint64 bytes);
 
 /// The closest of \a candidates to \a word (edit distance), or empty if none is close.
 QString suggestClosest(const QString &word, const QStringList &candidates);

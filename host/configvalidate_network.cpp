@@ -27,7 +27,7 @@ namespace {
 const QStringList NetworkKeys = {u"transferTimeout"_s, u"callTimeout"_s, u"maxConcurrent"_s, u"connectionsPerHost"_s,
                                  u"redirects"_s, u"maxRedirects"_s, u"http2"_s, u"retry"_s,
                                  u"rateLimit"_s, u"cookieJar"_s, u"cache"_s, u"caBundle"_s,
-                                 u"redactQuery"_s, u"proxy"_s, u"noProxy"_s};
+                                 u"redactQuery"_s, u"proxy"_s, u"noProxy"_s, u"maxResponseSize"_s};
 const QStringList RetryKeys = {u"attempts"_s, u"base"_s, u"cap"_s, u"nonIdempotent"_s, u"statuses"_s};
 const QStringList RateKeys = {u"perSecond"_s, u"burst"_s};
 const QStringList CacheKeys = {u"dir"_s, u"maxMiB"_s};
@@ -99,6 +99,19 @@ void Validator::readNetwork(const QJsonValue &value, const QString &path, Networ
     readDuration(obj, path, u"transferTimeout"_s, &n->transferTimeout);
     readDuration(obj, path, u"callTimeout"_s, &n->callTimeout);
     readInt(obj, path, u"maxConcurrent"_s, 1, 100000, &n->maxConcurrent);
+    if (obj.contains(u"maxResponseSize"_s)) {
+        const QString spath = PositionedJson::member(path, u"maxResponseSize"_s);
+        const QJsonValue v = obj.value(u"maxResponseSize"_s);
+        QString why;
+        qint64 bytes = 0;
+        if (!v.isString() && !isWholeNumber(v))
+            error(spath, u"expected a size such as \"64MiB\" or a whole number of bytes, got %1"_s
+                             .arg(v.isDouble() ? QString::number(v.toDouble()) : typeName(v)));
+        else if (!parseByteSize(v.isString() ? v.toString() : QString::number(v.toInteger()), &bytes, &why))
+            error(spath, why);
+        else
+            n->maxResponseBytes = bytes;
+    }
     readInt(obj, path, u"connectionsPerHost"_s, 1, 10000, &n->connectionsPerHost);
     if (obj.contains(u"redirects"_s) && checkEnum(obj.value(u"redirects"_s), PositionedJson::member(path, u"redirects"_s), RedirectPolicies))
         n->redirects = NetworkOptions::Redirects(RedirectPolicies.indexOf(obj.value(u"redirects"_s).toString()));

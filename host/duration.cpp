@@ -111,4 +111,87 @@ QString formatDuration(Millis ms)
     return QString::number(v) + u"ms"_s;
 }
 
+namespace {
+
+struct SizeUnit
+{
+    QLatin1StringView name;
+    qint64 bytes;
+};
+
+constexpr SizeUnit SizeUnits[] = {
+    {"B"_L1, 1},
+    {"kB"_L1, 1000},
+    {"KiB"_L1, 1024},
+    {"MB"_L1, 1000 * 1000},
+    {"MiB"_L1, 1024 * 1024},
+    {"GB"_L1, 1000 * 1000 * 1000},
+    {"GiB"_L1, 1024 * 1024 * 1024},
+};
+
+// Far beyond any body a service keeps in memory, and far from overflow.
+constexpr qint64 MaxBytes = 1024ll * 1024 * 1024 * 1024;
+
+} // namespace
+
+bool parseByteSize(const QString &text, qint64 *out, QString *error)
+{
+    const auto failWith = [error](const QString &message) {
+        if (error)
+            *error = message;
+        return false;
+    };
+    const QString accepted = u"write a number of bytes or a number and a unit (B, kB, KiB, MB, MiB, GB, GiB), "
+                             u"e.g. \"512KiB\" or \"64MiB\"; \"0\" for none"_s;
+    if (text.startsWith(u'-'))
+        return failWith(u"negative sizes are not allowed"_s);
+    qsizetype i = 0;
+    while (i < text.size() && isDigit(text.at(i)))
+        ++i;
+    const qsizetype intDigits = i;
+    qsizetype fracDigits = 0;
+    if (i < text.size() && text.at(i) == u'.') {
+        ++i;
+        while (i < text.size() && isDigit(text.at(i)))
+            ++i, ++fracDigits;
+    }
+    if (intDigits == 0 || (i > intDigits && fracDigits == 0))
+        return failWith(u"not a size; "_s + accepted);
+    const QString unitText = text.mid(i).trimmed();
+    const SizeUnit *unit = unitText.isEmpty() ? &SizeUnits[0] : nullptr;
+    for (const SizeUnit &u : SizeUnits) {
+        if (unitText == u.name)
+            unit = &u;
+    }
+    if (!unit)
+        return failWith(u"unknown unit \"%1\"; "_s.arg(unitText) + accepted);
+    const QString tooLarge = u"too large; the maximum is 1024GiB"_s;
+    if (intDigits > 13 || fracDigits > 9)
+        return failWith(intDigits > 13 ? tooLarge : u"too many decimal places"_s);
+    const qint64 whole = text.left(intDigits).toLongLong();
+    qint64 scale = 1;
+    for (qsizetype k = 0; k < fracDigits; ++k)
+        scale *= 10;
+    const qint64 fraction = fracDigits ? text.mid(intDigits + 1, fracDigits).toLongLong() : 0;
+    if (whole > MaxBytes / unit->bytes)
+        return failWith(tooLarge);
+    // Exact: "1.5KiB" is 1536 bytes; "1.3B" is not a size.
+    if ((fraction * unit->bytes) % scale != 0)
+        return failWith(u"sizes are whole bytes; \"%1\" is not"_s.arg(text));
+    const qint64 total = whole * unit->bytes + fraction * unit->bytes / scale;
+    if (total > MaxBytes)
+        return failWith(tooLarge);
+    *out = total;
+    return true;
+}
+
+QString formatByteSize(qint64 bytes)
+{
+    for (const qint64 unit : {1024ll * 1024 * 1024, 1024ll * 1024, 1024ll}) {
+        if (bytes >= unit && bytes % unit == 0)
+            return QString::number(bytes / unit) + (unit == 1024 ? u"KiB"_s : unit == 1024 * 1024 ? u"MiB"_s : u"GiB"_s);
+    }
+    return QString::number(bytes) + (bytes == 1 ? u" byte"_s : u" bytes"_s);
+}
+
 } // namespace berth

@@ -27,7 +27,7 @@ void NetworkSession::onReplyFinished(QNetworkReply *reply)
     if (it->call) {
         NetworkCall *call = it->call;
         d->replies.erase(it);
-        d->attemptFinished(call, reply, call->d->cancelled || call->d->overDeadline);
+        d->attemptFinished(call, reply, call->d->cancelled || call->d->overDeadline || call->d->overCap >= 0);
     } else {
         d->tlsFailures.remove(reply);
         // Direct use: the entry ends; the record stays until the reply is deleted, so that one
@@ -81,7 +81,10 @@ NetworkSession::NetworkSession(const QString &service, WorkLedger *ledger,
     d->deadlineTimer->setTimerType(Qt::PreciseTimer);
     connect(d->deadlineTimer, &QTimer::timeout, this, [this] { d->expireDeadlines(); });
     d->stallTimer = new QTimer(this);
-    d->stallTimer->setInterval(std::clamp<qint64>(options.transferTimeout.count() / 8, 10, 1000));
+    // It also enforces the size cap (maxResponseSize), more often (dispatch()).
+    d->stallInterval = int(options.transferTimeout.count() > 0
+                               ? std::clamp<qint64>(options.transferTimeout.count() / 8, 10, 1000) : 1000);
+    d->stallTimer->setInterval(d->stallInterval);
     connect(d->stallTimer, &QTimer::timeout, this, [this] { d->sweepStalls(); });
     d->graveyard = new QObject(this);
     if (!options.cookieJar.isEmpty()) {

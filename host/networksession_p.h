@@ -210,6 +210,8 @@ struct NetworkCall::Private
     std::chrono::milliseconds deadline{0};   ///< the call's own budget (CallOptions, callTimeout)
     qint64 deadlineAt = -1;     ///< session clock (ms) when it passes; -1: no deadline
     bool overDeadline = false;  ///< the deadline ended it
+    qint64 cap = 0;             ///< the largest body it takes in (maxResponseSize); 0: none
+    qint64 overCap = -1;        ///< the size cap ended it: what the answer announced or had sent
     /// Ends the call as over its deadline: \a state says where it was.
     void failDeadline(const QString &state)
     {
@@ -294,7 +296,11 @@ struct NetworkSession::Private
     qint64 lastRefill = 0;
     QElapsedTimer clock;
     QTimer *rateTimer = nullptr;
-    QTimer *stallTimer = nullptr;         ///< the transfer timeout of send()'s replies (sweepStalls)
+    QTimer *stallTimer = nullptr;         ///< the transfer timeout and size cap of send()'s replies (sweepStalls)
+    int stallInterval = 1000;             ///< the sweep's tick for the transfer timeout alone
+    /// The sweep's tick while a capped call is in flight: what a body may overshoot its cap by
+    /// before the call ends is what arrives in this time.
+    static constexpr int CapSweepMs = 100;
     /// Calls with a deadline: (when, ledger id) soonest first, and the calls still running by
     /// ledger id (an id is never reused, an address may be). One timer, for the soonest.
     std::priority_queue<std::pair<qint64, quint64>, std::vector<std::pair<qint64, quint64>>, std::greater<>> deadlines;

@@ -11,8 +11,8 @@
 
 namespace berth {
 
-/// The transfer timeout of send()'s replies: one coarse timer for the session instead of Qt's
-/// per reply. Every tick (an eighth of the timeout, at most a second) looks at each reply in
+/// The transfer timeout of send()'s replies, and their size cap: one coarse timer for the
+/// session instead of Qt's per reply. Every tick (an eighth of the timeout, at most a second) looks at each reply in
 /// flight: what it has buffered, and whether its answer has begun. A call reads its reply only at
 /// the end, so that only grows. A reply that has not moved for the whole timeout is aborted; the
 /// attempt then ends as a timeout (attemptFinished), as Qt's own timer would end it, within one
@@ -28,11 +28,25 @@ void NetworkSession::Private::sweepStalls()
             continue;
         auto *cd = it->call->d.get();
         QNetworkReply *reply = cd->reply;
-        if (!reply || cd->keepsQtTimer())
+        if (!reply)
+            continue;
+        const qint64 buffered = reply->bytesAvailable();
+        if (cd->cap > 0) {
+            // Over the cap: more buffered than it (Qt holds back the rest), or announced.
+            bool known = false;
+            const qint64 announced = cd->verb == "HEAD" ? -1
+                : reply->header(QNetworkRequest::ContentLengthHeader).toLongLong(&known);
+            if (buffered > cd->cap || (known && announced > cd->cap)) {
+                cd->overCap = known && announced > cd->cap ? announced : buffered;
+                stalled.append(reply);
+                continue;
+            }
+            watching = true;
+        }
+        if (cd->keepsQtTimer() || limit <= 0)
             continue;
         watching = true;
-        const qint64 seen = reply->bytesAvailable()
-            + (reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).isValid() ? 1 : 0);
+        const qint64 seen = buffered + (reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).isValid() ? 1 : 0);
         if (seen != cd->progress) {
             cd->progress = seen;
             cd->progressAt = now;
@@ -46,8 +60,10 @@ void NetworkSession::Private::sweepStalls()
         if (it != replies.cend() && !it->finished)
             reply->abort();
     }
-    if (!watching)
+    if (!watching) {
         stallTimer->stop();
+        stallTimer->setInterval(stallInterval);
+    }
 }
 
 void NetworkSession::Private::watchDeadline(NetworkCall *call, std::chrono::milliseconds budget)

@@ -38,6 +38,7 @@ private Q_SLOTS:
     void secretsStayOutOfOutputLogAndDump();
     void pollsThroughTheConfiguredProxy();
     void callTimeoutBoundsEachPoll();
+    void maxResponseSizeCapsEachPoll();
 
 private:
     QByteArray pollerConfig(const QString &path, const QByteArray &shutdown, const QString &output) const;
@@ -257,6 +258,28 @@ void TestE2eNetwork::callTimeoutBoundsEachPoll()
         timedOut += line.contains("not done within its deadline of 300 ms (attempt 1 was still in flight)") ? 1 : 0;
     QVERIFY2(timedOut >= 2, qPrintable(QString::fromUtf8(lines.value(0))));
     QTRY_COMPARE(m_server->requestsAbandoned(), m_server->requestsReceived());
+}
+
+void TestE2eNetwork::maxResponseSizeCapsEachPoll()
+{
+    // network.maxResponseSize from a service's own network block: an answer over it fails the
+    // poll with a line that says so, the poller goes on, and a stop is clean.
+    BerthProcess berth;
+    const QString out = berth.path(u"polls.jsonl"_s);
+    berth.run(R"({"services": [{"name": "poller", "type": "http-poller", "network": {"maxResponseSize": "1KiB"},
+        "config": {"url": ")" + m_server->url(u"/fast?size=1025"_s).toString().toUtf8() + R"(", "interval": "0s",
+        "output": ")" + out.toUtf8() + R"("}}]})");
+    QVERIFY(berth.waitReady());
+    QTRY_VERIFY_WITH_TIMEOUT(m_server->requestsReceived(u"/fast"_s) >= 3, 10000);
+    berth.signal(SIGTERM);
+    QCOMPARE(berth.finish(), 0);
+    QFile f(out);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QList<QByteArray> lines = f.readAll().split('\n');
+    qsizetype capped = 0;
+    for (const QByteArray &line : lines)
+        capped += line.contains("the answer is larger than the call's cap of 1KiB (maxResponseSize): it announced 1025 bytes") ? 1 : 0;
+    QVERIFY2(capped >= 3, qPrintable(QString::fromUtf8(lines.value(0))));
 }
 
 QTEST_MAIN(TestE2eNetwork)

@@ -1,5 +1,5 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-// Durations as written in the configuration ("250ms", "1.5s") and the typo suggestions used in
+// Durations and sizes as written in the configuration ("250ms", "1.5s", "64MiB") and the typo suggestions used in
 // its error messages: pure functions, no document or registry involved.
 #include "config.h"
 
@@ -19,6 +19,10 @@ private Q_SLOTS:
     void formatDuration();
     void suggestClosest_data();
     void suggestClosest();
+    void parseByteSize_data();
+    void parseByteSize();
+    void formatByteSize_data();
+    void formatByteSize();
 };
 
 void TestDuration::parseDuration_data()
@@ -109,6 +113,66 @@ void TestDuration::suggestClosest()
     const QStringList candidates = {u"name"_s, u"type"_s, u"startDelay"_s, u"stopDelay"_s,
                                     u"workDuration"_s, u"leak"_s};
     QCOMPARE(berth::suggestClosest(word, candidates), expected);
+}
+
+void TestDuration::parseByteSize_data()
+{
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<qint64>("bytes");   // -1: refused
+    QTest::addColumn<QString>("error");
+    QTest::newRow("bytes") << u"1000"_s << qint64(1000) << QString();
+    QTest::newRow("bytes with unit") << u"1000B"_s << qint64(1000) << QString();
+    QTest::newRow("zero") << u"0"_s << qint64(0) << QString();
+    QTest::newRow("KiB") << u"512KiB"_s << qint64(512 * 1024) << QString();
+    QTest::newRow("kB") << u"2kB"_s << qint64(2000) << QString();
+    QTest::newRow("MiB") << u"64MiB"_s << qint64(64 * 1024 * 1024) << QString();
+    QTest::newRow("MB") << u"3MB"_s << qint64(3000000) << QString();
+    QTest::newRow("GiB") << u"2GiB"_s << qint64(2ll * 1024 * 1024 * 1024) << QString();
+    QTest::newRow("GB") << u"1GB"_s << qint64(1000000000) << QString();
+    QTest::newRow("fraction") << u"1.5MiB"_s << qint64(1572864) << QString();
+    QTest::newRow("space before unit") << u"10 MiB"_s << qint64(10 * 1024 * 1024) << QString();
+    QTest::newRow("largest") << u"1024GiB"_s << qint64(1024ll * 1024 * 1024 * 1024) << QString();
+    QTest::newRow("negative") << u"-1"_s << qint64(-1) << u"negative sizes are not allowed"_s;
+    QTest::newRow("unknown unit") << u"12XB"_s << qint64(-1) << u"unknown unit \"XB\"; write a number of bytes"_s;
+    QTest::newRow("unit is case sensitive") << u"5mib"_s << qint64(-1) << u"unknown unit \"mib\""_s;
+    QTest::newRow("junk") << u"big"_s << qint64(-1) << u"not a size"_s;
+    QTest::newRow("empty") << QString() << qint64(-1) << u"not a size"_s;
+    QTest::newRow("part of a byte") << u"1.3B"_s << qint64(-1) << u"whole bytes"_s;
+    QTest::newRow("too large") << u"1025GiB"_s << qint64(-1) << u"too large"_s;
+    QTest::newRow("far too large") << u"99999999999999999GiB"_s << qint64(-1) << u"too large"_s;
+}
+
+void TestDuration::parseByteSize()
+{
+    QFETCH(QString, text);
+    QFETCH(qint64, bytes);
+    QFETCH(QString, error);
+    qint64 out = -7;
+    QString reason;
+    QCOMPARE(berth::parseByteSize(text, &out, &reason), bytes >= 0);
+    if (bytes >= 0)
+        QCOMPARE(out, bytes);
+    else
+        QVERIFY2(reason.contains(error), qPrintable(reason));
+}
+
+void TestDuration::formatByteSize_data()
+{
+    QTest::addColumn<qint64>("bytes");
+    QTest::addColumn<QString>("text");
+    QTest::newRow("one") << qint64(1) << u"1 byte"_s;
+    QTest::newRow("bytes") << qint64(100000) << u"100000 bytes"_s;
+    QTest::newRow("KiB") << qint64(65536) << u"64KiB"_s;
+    QTest::newRow("MiB") << qint64(64ll * 1024 * 1024) << u"64MiB"_s;
+    QTest::newRow("GiB") << qint64(3ll * 1024 * 1024 * 1024) << u"3GiB"_s;
+    QTest::newRow("not whole") << qint64(1536 * 1024 + 1) << u"1572865 bytes"_s;
+}
+
+void TestDuration::formatByteSize()
+{
+    QFETCH(qint64, bytes);
+    QFETCH(QString, text);
+    QCOMPARE(berth::formatByteSize(bytes), text);
 }
 
 QTEST_GUILESS_MAIN(TestDuration)

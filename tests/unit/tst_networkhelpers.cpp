@@ -203,6 +203,14 @@ void TestNetworkHelpers::networkConfigIsValidated_data()
                                    << u"services[0].network.proxy: \"http://***@\" is not a proxy URL"_s;
     QTest::newRow("noProxy entry") << QByteArray(R"({"noProxy": ["a.example", "http://b.example"]})")
                                    << u"services[0].network.noProxy[1]: \"http://b.example\" is not a host name"_s;
+    QTest::newRow("size cap") << QByteArray(R"({"maxResponseSize": "512KiB"})") << QString();
+    QTest::newRow("size cap in bytes") << QByteArray(R"({"maxResponseSize": 0})") << QString();
+    QTest::newRow("bad size cap") << QByteArray(R"({"maxResponseSize": "12XB"})")
+                                  << u"services[0].network.maxResponseSize: unknown unit \"XB\""_s;
+    QTest::newRow("negative size cap") << QByteArray(R"({"maxResponseSize": -1})")
+                                       << u"services[0].network.maxResponseSize: negative sizes are not allowed"_s;
+    QTest::newRow("size cap type") << QByteArray(R"({"maxResponseSize": true})")
+                                   << u"services[0].network.maxResponseSize: expected a size such as \"64MiB\""_s;
     QTest::newRow("noProxy type") << QByteArray(R"({"noProxy": "a.example"})") << u"services[0].network.noProxy: expected"_s;
 }
 

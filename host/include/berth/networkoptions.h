@@ -31,6 +31,9 @@ struct NetworkOptions
     /// "maxConcurrent": requests of this session in flight at once; the rest wait in the
     /// session's own queue (as ledger entries). 0 = automatic (64, or what the service asks for).
     int maxConcurrent = 0;
+    /// "maxResponseSize": the largest body one send() call takes in (0 = no cap). Qt holds the
+    /// rest back once the reply has buffered this much, and the call fails with a clear error.
+    qint64 maxResponseBytes = DefaultMaxResponseBytes;
     /// "connectionsPerHost": connections to one host:port. Qt 6.4 fixes 6 per manager, so the
     /// session spreads requests over several managers. 0 = automatic (6, or what the service asks for).
     int connectionsPerHost = 0;
@@ -50,6 +53,7 @@ struct NetworkOptions
     QString proxy;
     QStringList noProxy;                             ///< "noProxy": hosts reached directly
 
+    static constexpr qint64 DefaultMaxResponseBytes = 64ll * 1024 * 1024;
     static constexpr int DefaultMaxConcurrent = 64;
     static constexpr int DefaultConnectionsPerHost = 6;
 };

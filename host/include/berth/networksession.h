@@ -75,6 +75,9 @@ struct CallOptions
     /// The most this call may take, all included (0: the session's callTimeout). When it
     /// passes, the call ends with QNetworkReply::TimeoutError, whatever state it is in.
     std::chrono::milliseconds deadline{0};
+    /// The largest body this call takes in, in bytes (-1: the session's maxResponseSize; 0: no
+    /// cap). A larger answer ends the call with QNetworkReply::UnknownContentError.
+    qint64 maxResponseBytes = -1;
 };
 
 class NetworkSession : public QObject
