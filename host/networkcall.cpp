@@ -200,6 +200,7 @@ void NetworkSession::Private::dispatch(NetworkCall *call, TrackedManager *m, int
     dispatching = nullptr;
     dispatchingLane = 0;
     cd->reply = reply;   // progress is read on demand (refreshProgress, sweepStalls), not per signal
+    cd->laneEndedAtDispatch = m->laneOf(cd->hostId, lane).ended;
     cd->progress = -1;
     cd->progressAt = clock.elapsed();
     // The size cap is the sweep's too, at least every CapSweepMs while a capped call is in flight
@@ -207,7 +208,8 @@ void NetworkSession::Private::dispatch(NetworkCall *call, TrackedManager *m, int
     // reply: 7 % of send()'s throughput, measured).
     if (cd->cap > 0 && stallTimer->interval() > CapSweepMs)
         stallTimer->setInterval(CapSweepMs);
-    if ((cd->cap > 0 || (!qtTimer && options.transferTimeout.count() > 0)) && !stallTimer->isActive())
+    if ((cd->cap > 0 || (!qtTimer && options.transferTimeout.count() > 0) || hostProto[size_t(cd->hostId)] != Proto::Http1)
+        && !stallTimer->isActive())
         stallTimer->start();
 }
 
@@ -229,6 +231,11 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
         cd->errorString = u"%1: TLS verification failed: %2"_s.arg(where, tlsFailure);
     } else if (cd->overDeadline) {
         cd->failDeadline(u"attempt %1 was still in flight"_s.arg(cd->attempts));
+    } else if (std::exchange(cd->takenBack, false)) {
+        cd->error = QNetworkReply::ContentReSendError;
+        cd->errorString = u"%1: ContentReSendError: Qt held this request back unsent on an HTTP/2 connection with "
+                          u"nothing else in flight (as Qt 6.4 does after the server ends a connection with GOAWAY); "
+                          u"it was never processed (the retry policy sends it again while attempts remain)"_s.arg(where);
     } else if (cd->overCap >= 0 || (cd->cap > 0 && cd->responseBody.size() > cd->cap)) {
         // Caught by the sweep while it came in, or whole before the sweep's next tick.
         const bool swept = cd->overCap >= 0;

@@ -183,6 +183,8 @@ void NetworkSession::Private::releaseSlot(ReplyRec &rec, QObject *reply, bool an
     if (rec.unsent) {
         rec.unsent = false;
         --lane.unsent;
+    } else {
+        ++lane.ended;
     }
     auto over = m->overflow.find(rec.hostId);
     if (over == m->overflow.end() || over->isEmpty())

@@ -12,6 +12,7 @@
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QHash>
 #include <QtCore/QLoggingCategory>
+#include <QtCore/QPointer>
 #include <QtCore/QTimer>
 #include <QtNetwork/QNetworkDiskCache>
 #if QT_CONFIG(ssl)
@@ -124,6 +125,9 @@ struct Lane
     /// 2 of 8 runs: 12 streams within 18 ms against a limit of 10, and the server closed the
     /// connection; over a 300 ms round trip, in every run). Probes wait for it.
     bool settled = false;
+    /// Streams of the pool that ended after Qt wrote them: a request Qt still holds while others
+    /// came and went was not waiting for a connection (sweepStalls).
+    int ended = 0;
     qint64 firstSentAt = -1;   ///< session clock (ms) of Qt's first write on the pool
 };
 constexpr int SettleMs = 100;
@@ -210,6 +214,8 @@ struct NetworkCall::Private
     std::chrono::milliseconds deadline{0};   ///< the call's own budget (CallOptions, callTimeout)
     qint64 deadlineAt = -1;     ///< session clock (ms) when it passes; -1: no deadline
     bool overDeadline = false;  ///< the deadline ended it
+    bool takenBack = false;     ///< taken back from Qt, which held it unsent on an idle HTTP/2 pool (sweepStalls)
+    int laneEndedAtDispatch = 0;   ///< its pool's Lane::ended when the attempt was handed to Qt
     qint64 cap = 0;             ///< the largest body it takes in (maxResponseSize); 0: none
     qint64 overCap = -1;        ///< the size cap ended it: what the answer announced or had sent
     /// Ends the call as over its deadline: \a state says where it was.
@@ -388,6 +394,10 @@ struct NetworkSession::Private
                                            && clock.elapsed() - l.firstSentAt >= hostSettleMs[size_t(hostId)])));
     }
     void onRequestSent(QObject *reply);
+    /// How long a request may sit unsent on an HTTP/2 pool with nothing else in flight before
+    /// the sweep takes it back: a second, or four times the host's first handshake if longer.
+    static constexpr int HeldGraceMs = 1000;
+    int heldGraceMs(int hostId) const { return std::max(HeldGraceMs, 4 * hostSettleMs[size_t(hostId)]); }
     /// Direct requests to \a hostId on one manager beyond which Qt holds them back (the
     /// session cancels those unsent when the host stops): none it will cancel under HTTP/2.
     int heldBackBeyond(int hostId) const

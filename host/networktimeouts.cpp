@@ -11,8 +11,9 @@
 
 namespace berth {
 
-/// The transfer timeout of send()'s replies, and their size cap: one coarse timer for the
-/// session instead of Qt's per reply. Every tick (an eighth of the timeout, at most a second) looks at each reply in
+/// The transfer timeout of send()'s replies, their size cap, and the requests Qt holds back
+/// for ever on an HTTP/2 connection the server ended: one coarse timer for the session
+/// instead of Qt's per reply. Every tick (an eighth of the timeout, at most a second) looks at each reply in
 /// flight: what it has buffered, and whether its answer has begun. A call reads its reply only at
 /// the end, so that only grows. A reply that has not moved for the whole timeout is aborted; the
 /// attempt then ends as a timeout (attemptFinished), as Qt's own timer would end it, within one
@@ -30,6 +31,21 @@ void NetworkSession::Private::sweepStalls()
         QNetworkReply *reply = cd->reply;
         if (!reply)
             continue;
+        if (it->unsent && hostProto[size_t(it->hostId)] == Proto::Http2 && it->manager < managers.size()
+            && managers[it->manager]) {
+            // Held back by Qt on a pool with nothing else in flight, after streams of the pool
+            // ended while it waited: Qt waits for no stream of the server's and for no new
+            // connection, and after a GOAWAY Qt 6.4 holds such requests for ever. Taken back,
+            // it goes out again.
+            watching = true;
+            const Lane &lane = managers[it->manager]->laneOf(it->hostId, it->lane);
+            if (lane.load == lane.unsent && lane.ended > cd->laneEndedAtDispatch
+                && now - cd->progressAt >= heldGraceMs(it->hostId)) {
+                cd->takenBack = true;
+                stalled.append(reply);
+                continue;
+            }
+        }
         const qint64 buffered = reply->bytesAvailable();
         if (cd->cap > 0) {
             // Over the cap: more buffered than it (Qt holds back the rest), or announced.

@@ -343,16 +343,16 @@ void TestNetworkHttp2::serverGoawayCostsAStallNeverACall()
 {
     // Servers end HTTP/2 connections gracefully after so many requests (nginx: 1 000 by
     // default): GOAWAY with the last stream they will answer. Qt 6.4 fails some streams above
-    // it (ContentReSendError) and leaves others hanging until the transfer timeout (seen: 8-11
-    // of 200 calls at 20 in flight, GOAWAY every 30 requests). The session sends both again
-    // (the server never processed them), so every call is answered; the price is a stall of
-    // one transfer timeout.
+    // it (ContentReSendError) and holds others back unsent for ever (seen: 22-25 of 400 calls at
+    // 20 in flight, GOAWAY every 30 requests, each stalled until the transfer timeout). The
+    // session takes those back a second after the GOAWAY and sends both kinds again (the server
+    // never processed them), so every call is answered, long before the transfer timeout.
     m_server = std::make_unique<H2Server>();
     QString why;
     QVERIFY2(m_server->start(&why, 0, 0, 30), qPrintable(why));
     WorkLedger ledger;
     NetworkOptions o = h2Options(20);
-    o.transferTimeout = std::chrono::milliseconds(SlowBuild ? 5000 : 1000);
+    o.transferTimeout = std::chrono::milliseconds(120000);   // a call left hanging would outlast the test
     // A retry can land on the next connection just as it too reaches its GOAWAY: under ASan on
     // a loaded machine one call was refused 4 times in a row (1 run of 8). Room for that.
     o.retry.attempts = 8;
@@ -376,13 +376,18 @@ void TestNetworkHttp2::serverGoawayCostsAStallNeverACall()
     NetworkSession single(Svc, &ledger, once);
     const Outcomes more = getMany(single, 200, m_server->url(u"/delay?ms=20"_s));
     QTRY_VERIFY_WITH_TIMEOUT(allDone(more), 60000);
+    int refused = 0, held = 0;
     for (const auto &out : more) {
-        if (out->error == QNetworkReply::ContentReSendError)
-            QVERIFY2(out->errorString.contains(u"GOAWAY"_s) && out->errorString.contains(u"never processed"_s),
-                     qPrintable(out->errorString));
-        else if (out->error != QNetworkReply::NoError)
-            QCOMPARE(out->error, QNetworkReply::TimeoutError);
+        if (out->error == QNetworkReply::NoError)
+            continue;
+        QCOMPARE(out->error, QNetworkReply::ContentReSendError);   // never a timeout
+        QVERIFY2(out->errorString.contains(u"GOAWAY"_s) && out->errorString.contains(u"never processed"_s),
+                 qPrintable(out->errorString));
+        ++refused;
+        held += out->errorString.contains(u"held this request back"_s) ? 1 : 0;
     }
+    qInfo("without retries: %d of 200 refused, %d of them held back by Qt", refused, held);
+    QVERIFY(refused > 0);
 }
 
 QTEST_GUILESS_MAIN(TestNetworkHttp2)
