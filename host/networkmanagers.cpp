@@ -185,6 +185,7 @@ void NetworkSession::Private::releaseSlot(ReplyRec &rec, QObject *reply, bool an
         --lane.unsent;
     } else {
         ++lane.ended;
+        lane.lastEndedAt = clock.elapsed();
     }
     auto over = m->overflow.find(rec.hostId);
     if (over == m->overflow.end() || over->isEmpty())

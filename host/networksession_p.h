@@ -128,6 +128,7 @@ struct Lane
     /// Streams of the pool that ended after Qt wrote them: a request Qt still holds while others
     /// came and went was not waiting for a connection (sweepStalls).
     int ended = 0;
+    qint64 lastEndedAt = -1;   ///< session clock (ms) when the last of them ended
     qint64 firstSentAt = -1;   ///< session clock (ms) of Qt's first write on the pool
 };
 constexpr int SettleMs = 100;
@@ -394,8 +395,9 @@ struct NetworkSession::Private
                                            && clock.elapsed() - l.firstSentAt >= hostSettleMs[size_t(hostId)])));
     }
     void onRequestSent(QObject *reply);
-    /// How long a request may sit unsent on an HTTP/2 pool with nothing else in flight before
-    /// the sweep takes it back: a second, or four times the host's first handshake if longer.
+    /// How long an HTTP/2 pool must have had nothing in flight but requests Qt holds unsent
+    /// before the sweep takes them back: a second, or four times the host's first handshake if
+    /// longer. (A request Qt writes as a stream frees tells so a moment after that stream's end.)
     static constexpr int HeldGraceMs = 1000;
     int heldGraceMs(int hostId) const { return std::max(HeldGraceMs, 4 * hostSettleMs[size_t(hostId)]); }
     /// Direct requests to \a hostId on one manager beyond which Qt holds them back (the

@@ -33,14 +33,14 @@ void NetworkSession::Private::sweepStalls()
             continue;
         if (it->unsent && hostProto[size_t(it->hostId)] == Proto::Http2 && it->manager < managers.size()
             && managers[it->manager]) {
-            // Held back by Qt on a pool with nothing else in flight, after streams of the pool
-            // ended while it waited: Qt waits for no stream of the server's and for no new
-            // connection, and after a GOAWAY Qt 6.4 holds such requests for ever. Taken back,
-            // it goes out again.
+            // Held back by Qt on a pool that has had nothing else in flight for the grace, and
+            // whose streams ended while it waited: Qt waits for no stream of the server's and
+            // for no new connection, and after a GOAWAY Qt 6.4 holds such requests for ever.
+            // Taken back, it goes out again.
             watching = true;
             const Lane &lane = managers[it->manager]->laneOf(it->hostId, it->lane);
             if (lane.load == lane.unsent && lane.ended > cd->laneEndedAtDispatch
-                && now - cd->progressAt >= heldGraceMs(it->hostId)) {
+                && now - lane.lastEndedAt >= heldGraceMs(it->hostId)) {
                 cd->takenBack = true;
                 stalled.append(reply);
                 continue;

@@ -84,8 +84,8 @@ class H2Connection:
                     break
                 try:
                     events = self.conn.receive_data(data)
-                except h2.exceptions.ProtocolError:
-                    say("error", self.cid)
+                except h2.exceptions.ProtocolError as e:
+                    say("error", self.cid, repr(e).replace(" ", "_"))
                     self.flush()   # the GOAWAY hyper-h2 prepared
                     break
                 for event in events:

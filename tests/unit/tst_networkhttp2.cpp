@@ -60,6 +60,7 @@ private Q_SLOTS:
     void sendLearnsTheServersStreamLimit();
     void sendWaitsForTheSettingsOverASlowLink();
     void serverGoawayCostsAStallNeverACall();
+    void aCallWaitingForAStreamIsNotTakenBack();
 
 private:
     std::unique_ptr<H2Server> m_server;
@@ -388,6 +389,29 @@ void TestNetworkHttp2::serverGoawayCostsAStallNeverACall()
     }
     qInfo("without retries: %d of 200 refused, %d of them held back by Qt", refused, held);
     QVERIFY(refused > 0);
+}
+
+void TestNetworkHttp2::aCallWaitingForAStreamIsNotTakenBack()
+{
+    // The other side of the take-back above: requests Qt holds while all the server's streams
+    // are busy (10 here, each for longer than the grace) wait for a stream, and go out when one
+    // frees. None is taken back, sent twice or reset.
+    m_server = std::make_unique<H2Server>();
+    QString why;
+    QVERIFY2(m_server->start(&why, 10), qPrintable(why));
+    WorkLedger ledger;
+    NetworkOptions o = h2Options(25);
+    o.retry.attempts = 3;   // a take-back would show as a second attempt
+    NetworkSession s(Svc, &ledger, o);
+    const Outcomes outs = getMany(s, 25, m_server->url(u"/delay?ms=%1"_s.arg(SlowBuild ? 3000 : 1500)));
+    QTRY_VERIFY_WITH_TIMEOUT(allDone(outs), 60000);
+    for (const auto &out : outs) {
+        QVERIFY2(out->error == QNetworkReply::NoError, qPrintable(out->errorString));
+        QCOMPARE(out->attempts, 1);
+    }
+    QCOMPARE(m_server->requests, 25);
+    QCOMPARE(m_server->answered, 25);
+    QCOMPARE(m_server->resets, 0);
 }
 
 QTEST_GUILESS_MAIN(TestNetworkHttp2)
