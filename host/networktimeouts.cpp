@@ -13,8 +13,9 @@ namespace berth {
 
 /// The transfer timeout of send()'s replies, their size cap, and the requests Qt holds back
 /// for ever on an HTTP/2 connection the server ended: one coarse timer for the session
-/// instead of Qt's per reply. Every tick (an eighth of the timeout, at most a second) looks at each reply in
-/// flight: what it has buffered, and whether its answer has begun. A call reads its reply only at
+/// instead of Qt's per reply. Every tick (an eighth of the timeout, at most a second; 100 ms
+/// while a capped call is in flight) looks at each reply in flight: what it has buffered, and
+/// whether its answer has begun. A call reads its reply only at
 /// the end, so that only grows. A reply that has not moved for the whole timeout is aborted; the
 /// attempt then ends as a timeout (attemptFinished), as Qt's own timer would end it, within one
 /// tick of the timeout.
@@ -48,7 +49,7 @@ void NetworkSession::Private::sweepStalls()
         }
         const qint64 buffered = reply->bytesAvailable();
         if (cd->cap > 0) {
-            // Over the cap: more buffered than it (Qt holds back the rest), or announced.
+            // Over the cap: more buffered than it, or announced.
             bool known = false;
             const qint64 announced = cd->verb == "HEAD" ? -1
                 : reply->header(QNetworkRequest::ContentLengthHeader).toLongLong(&known);

@@ -31,8 +31,8 @@ struct NetworkOptions
     /// "maxConcurrent": requests of this session in flight at once; the rest wait in the
     /// session's own queue (as ledger entries). 0 = automatic (64, or what the service asks for).
     int maxConcurrent = 0;
-    /// "maxResponseSize": the largest body one send() call takes in (0 = no cap). Qt holds the
-    /// rest back once the reply has buffered this much, and the call fails with a clear error.
+    /// "maxResponseSize": the largest body one send() call takes in (0 = no cap). Checked while
+    /// the answer comes in (every 100 ms) and at its end; a larger one fails the call.
     qint64 maxResponseBytes = DefaultMaxResponseBytes;
     /// "connectionsPerHost": connections to one host:port. Qt 6.4 fixes 6 per manager, so the
     /// session spreads requests over several managers. 0 = automatic (6, or what the service asks for).
