@@ -27,6 +27,29 @@ constexpr qint64 MaxMs = std::numeric_limits<int>::max();
 
 bool isDigit(QChar c) { return c >= u'0' && c <= u'9'; }
 
+/// The decimal number a duration or size starts with: digits, then maybe '.' and digits.
+struct Decimal
+{
+    qsizetype intDigits = 0;
+    qsizetype fracDigits = 0;
+    qsizetype end = 0;   ///< where the unit begins
+    bool ok() const { return intDigits > 0 && (end == intDigits || fracDigits > 0); }
+};
+
+Decimal scanDecimal(const QString &text)
+{
+    Decimal d;
+    while (d.end < text.size() && isDigit(text.at(d.end)))
+        ++d.end;
+    d.intDigits = d.end;
+    if (d.end < text.size() && text.at(d.end) == u'.') {
+        ++d.end;
+        while (d.end < text.size() && isDigit(text.at(d.end)))
+            ++d.end, ++d.fracDigits;
+    }
+    return d;
+}
+
 } // namespace
 
 bool parseDuration(const QString &text, Millis *out, QString *error)
@@ -45,22 +68,14 @@ bool parseDuration(const QString &text, Millis *out, QString *error)
     if (text.startsWith(u'-'))
         return failWith(u"negative durations are not allowed"_s);
 
-    qsizetype i = 0;
-    while (i < text.size() && isDigit(text.at(i)))
-        ++i;
-    const qsizetype intDigits = i;
-    qsizetype fracDigits = 0;
-    if (i < text.size() && text.at(i) == u'.') {
-        ++i;
-        while (i < text.size() && isDigit(text.at(i)))
-            ++i, ++fracDigits;
-    }
-    if (intDigits == 0 || (i > intDigits && fracDigits == 0)) {
+    const Decimal dec = scanDecimal(text);
+    const qsizetype intDigits = dec.intDigits, fracDigits = dec.fracDigits;
+    if (!dec.ok()) {
         return failWith(u"not a duration; write a number and a unit (ms, s, m or h), "
                         "e.g. \"250ms\" or \"1.5s\""_s);
     }
-    const QString number = text.left(i);
-    const QString unitText = text.mid(i);
+    const QString number = text.left(dec.end);
+    const QString unitText = text.mid(dec.end);
     if (unitText.isEmpty())
         return failWith(u"missing unit; write \"%1s\" or \"%1ms\""_s.arg(number));
 
@@ -145,19 +160,11 @@ bool parseByteSize(const QString &text, qint64 *out, QString *error)
                              u"e.g. \"512KiB\" or \"64MiB\"; \"0\" for none"_s;
     if (text.startsWith(u'-'))
         return failWith(u"negative sizes are not allowed"_s);
-    qsizetype i = 0;
-    while (i < text.size() && isDigit(text.at(i)))
-        ++i;
-    const qsizetype intDigits = i;
-    qsizetype fracDigits = 0;
-    if (i < text.size() && text.at(i) == u'.') {
-        ++i;
-        while (i < text.size() && isDigit(text.at(i)))
-            ++i, ++fracDigits;
-    }
-    if (intDigits == 0 || (i > intDigits && fracDigits == 0))
+    const Decimal dec = scanDecimal(text);
+    const qsizetype intDigits = dec.intDigits, fracDigits = dec.fracDigits;
+    if (!dec.ok())
         return failWith(u"not a size; "_s + accepted);
-    const QString unitText = text.mid(i).trimmed();
+    const QString unitText = text.mid(dec.end).trimmed();
     const SizeUnit *unit = unitText.isEmpty() ? &SizeUnits[0] : nullptr;
     for (const SizeUnit &u : SizeUnits) {
         if (unitText == u.name)

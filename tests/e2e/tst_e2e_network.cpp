@@ -11,6 +11,7 @@
 #include <QtCore/QJsonObject>
 
 #include <algorithm>
+#include <utility>
 
 using namespace Qt::StringLiterals;
 using namespace berth;
@@ -23,6 +24,16 @@ constexpr bool Sanitized = true;
 #else
 constexpr bool Sanitized = false;
 #endif
+
+/// The poller's result lines in \a path, and how many of them contain \a text.
+std::pair<QList<QByteArray>, qsizetype> linesWith(const QString &path, const QByteArray &text)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        return {};
+    const QList<QByteArray> lines = f.readAll().split('\n');
+    return {lines, std::count_if(lines.cbegin(), lines.cend(), [&](const QByteArray &l) { return l.contains(text); })};
+}
 } // namespace
 
 class TestE2eNetwork : public QObject
@@ -250,12 +261,7 @@ void TestE2eNetwork::callTimeoutBoundsEachPoll()
     QTRY_VERIFY_WITH_TIMEOUT(m_server->requestsReceived(u"/never"_s) >= 3, 10000);
     berth.signal(SIGTERM);
     QCOMPARE(berth.finish(), 0);
-    QFile f(out);
-    QVERIFY(f.open(QIODevice::ReadOnly));
-    const QList<QByteArray> lines = f.readAll().split('\n');
-    qsizetype timedOut = 0;
-    for (const QByteArray &line : lines)
-        timedOut += line.contains("not done within its deadline of 300 ms (attempt 1 was still in flight)") ? 1 : 0;
+    const auto [lines, timedOut] = linesWith(out, "not done within its deadline of 300 ms (attempt 1 was still in flight)");
     QVERIFY2(timedOut >= 2, qPrintable(QString::fromUtf8(lines.value(0))));
     QTRY_COMPARE(m_server->requestsAbandoned(), m_server->requestsReceived());
 }
@@ -273,12 +279,7 @@ void TestE2eNetwork::maxResponseSizeCapsEachPoll()
     QTRY_VERIFY_WITH_TIMEOUT(m_server->requestsReceived(u"/fast"_s) >= 3, 10000);
     berth.signal(SIGTERM);
     QCOMPARE(berth.finish(), 0);
-    QFile f(out);
-    QVERIFY(f.open(QIODevice::ReadOnly));
-    const QList<QByteArray> lines = f.readAll().split('\n');
-    qsizetype capped = 0;
-    for (const QByteArray &line : lines)
-        capped += line.contains("the answer is larger than the call's cap of 1KiB (maxResponseSize): it announced 1025 bytes") ? 1 : 0;
+    const auto [lines, capped] = linesWith(out, "the answer is larger than the call's cap of 1KiB (maxResponseSize): it announced 1025 bytes");
     QVERIFY2(capped >= 3, qPrintable(QString::fromUtf8(lines.value(0))));
 }
 
