@@ -132,7 +132,8 @@ void TestNetworkLimits::chunkedBodyOverTheCapFailsAndStaysBounded()
     const auto m = text.match(out->errorString);
     QVERIFY2(m.hasMatch(), qPrintable(out->errorString));
     QVERIFY2(m.captured(1).toLongLong() > 64 * 1024, qPrintable(out->errorString));
-    QVERIFY2(most < 4 * 1024 * 1024, qPrintable(QString::number(most)));
+    qInfo("the reply held at most %lld bytes; %s", most, qPrintable(m.captured(0)));
+    QVERIFY2(most < 8 * 1024 * 1024, qPrintable(QString::number(most)));   // seen: 0.5-1 MiB on a loaded machine
     QVERIFY(out->body.isEmpty());
     // The server saw the client go before it had sent everything.
     QTRY_COMPARE(m_server->requestsAbandoned() + m_server->requestsAborted(), 1);
