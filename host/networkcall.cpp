@@ -307,6 +307,7 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
 
     const bool statusRetry = cd->status && options.retry.statuses.contains(cd->status);
     const bool errorRetry = isTransient(cd->error);   // a reset mid-body too
+    // An answer over the size cap (the sweep's or seen here) would only be too large again.
     bool retry = !aborted && cd->overCap < 0 && sending() && cd->attempts < cd->maxAttempts
         && (statusRetry || errorRetry);
     std::chrono::milliseconds wait{0};

@@ -213,10 +213,11 @@ void NetworkSession::Private::onRequestSent(QObject *reply)
     if (it == replies.end() || !it->unsent || it->finished)
         return;   // written again (a resend), or over already
     it->unsent = false;
-    if (it->manager >= int(managers.size()) || !managers[it->manager])
+    Lane *pool = poolOf(*it);
+    if (!pool)
         return;
     const int hostId = it->hostId;
-    Lane &lane = managers[it->manager]->laneOf(hostId, it->lane);
+    Lane &lane = *pool;
     --lane.unsent;
     if (lane.firstSentAt < 0) {
         lane.firstSentAt = clock.elapsed();

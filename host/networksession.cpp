@@ -27,7 +27,7 @@ void NetworkSession::onReplyFinished(QNetworkReply *reply)
     if (it->call) {
         NetworkCall *call = it->call;
         d->replies.erase(it);
-        d->attemptFinished(call, reply, call->d->cancelled || call->d->overDeadline || call->d->overCap >= 0);
+        d->attemptFinished(call, reply, call->d->cancelled || call->d->overDeadline);
     } else {
         d->tlsFailures.remove(reply);
         // Direct use: the entry ends; the record stays until the reply is deleted, so that one

@@ -395,6 +395,13 @@ struct NetworkSession::Private
                                            && clock.elapsed() - l.firstSentAt >= hostSettleMs[size_t(hostId)])));
     }
     void onRequestSent(QObject *reply);
+    /// The pool a reply went to, or null once its manager is gone (close).
+    Lane *poolOf(const ReplyRec &rec)
+    {
+        if (rec.manager >= managers.size() || !managers[rec.manager])
+            return nullptr;
+        return &managers[rec.manager]->laneOf(rec.hostId, rec.lane);
+    }
     /// How long an HTTP/2 pool must have had nothing in flight but requests Qt holds unsent
     /// before the sweep takes them back: a second, or four times the host's first handshake if
     /// longer. (A request Qt writes as a stream frees tells so a moment after that stream's end.)

@@ -1,7 +1,8 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-// The clocks of send()'s calls: the stall sweep that is their transfer timeout, and their
-// deadlines (callTimeout, CallOptions::deadline). Both end a call from outside its own flow, so
-// both run off session timers, never a timer per call.
+// The clocks of send()'s calls: the sweep that is their transfer timeout, their size cap and the
+// take-back of requests Qt holds after a GOAWAY, and their deadlines (callTimeout,
+// CallOptions::deadline). All end a call from outside its own flow, so all run off session
+// timers, never a timer per call.
 #include "networksession_p.h"
 
 #include <QtCore/QPointer>
@@ -15,10 +16,9 @@ namespace berth {
 /// for ever on an HTTP/2 connection the server ended: one coarse timer for the session
 /// instead of Qt's per reply. Every tick (an eighth of the timeout, at most a second; 100 ms
 /// while a capped call is in flight) looks at each reply in flight: what it has buffered, and
-/// whether its answer has begun. A call reads its reply only at
-/// the end, so that only grows. A reply that has not moved for the whole timeout is aborted; the
-/// attempt then ends as a timeout (attemptFinished), as Qt's own timer would end it, within one
-/// tick of the timeout.
+/// whether its answer has begun. A call reads its reply only at the end, so that only grows. A
+/// reply that has not moved for the whole timeout is aborted; the attempt then ends as a
+/// timeout (attemptFinished), as Qt's own timer would end it, within one tick of the timeout.
 void NetworkSession::Private::sweepStalls()
 {
     const qint64 now = clock.elapsed();
@@ -32,16 +32,15 @@ void NetworkSession::Private::sweepStalls()
         QNetworkReply *reply = cd->reply;
         if (!reply)
             continue;
-        if (it->unsent && hostProto[size_t(it->hostId)] == Proto::Http2 && it->manager < managers.size()
-            && managers[it->manager]) {
+        const Lane *pool = it->unsent && hostProto[size_t(it->hostId)] == Proto::Http2 ? poolOf(*it) : nullptr;
+        if (pool) {
             // Held back by Qt on a pool that has had nothing else in flight for the grace, and
             // whose streams ended while it waited: Qt waits for no stream of the server's and
             // for no new connection, and after a GOAWAY Qt 6.4 holds such requests for ever.
             // Taken back, it goes out again.
             watching = true;
-            const Lane &lane = managers[it->manager]->laneOf(it->hostId, it->lane);
-            if (lane.load == lane.unsent && lane.ended > cd->laneEndedAtDispatch
-                && now - lane.lastEndedAt >= heldGraceMs(it->hostId)) {
+            if (pool->load == pool->unsent && pool->ended > cd->laneEndedAtDispatch
+                && now - pool->lastEndedAt >= heldGraceMs(it->hostId)) {
                 cd->takenBack = true;
                 stalled.append(reply);
                 continue;
