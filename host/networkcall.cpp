@@ -232,6 +232,7 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
     } else if (cd->overDeadline) {
         cd->failDeadline(u"attempt %1 was still in flight"_s.arg(cd->attempts));
     } else if (std::exchange(cd->takenBack, false)) {
+        cd->neverProcessed = true;
         cd->error = QNetworkReply::ContentReSendError;
         cd->errorString = u"%1: ContentReSendError: Qt held this request back unsent on an HTTP/2 connection with "
                           u"nothing else in flight (as Qt 6.4 does after the server ends a connection with GOAWAY); "
@@ -257,6 +258,16 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
         cd->error = QNetworkReply::RemoteHostClosedError;
         cd->errorString = u"%1: the connection closed after %2 of %3 body bytes"_s.arg(where)
                               .arg(cd->responseBody.size()).arg(announced);
+    } else if (cd->error == QNetworkReply::ProtocolFailure && !cd->status
+               && reply->errorString() == QLatin1StringView(QtRefusedStream)) {
+        // RST_STREAM REFUSED_STREAM: a loaded server (nginx beyond its stream limit) closed the
+        // stream before any processing (RFC 9113, 8.7). Qt 6.4 reports a ProtocolFailure with
+        // that text; said as what it is, and like a request refused by GOAWAY, sent again.
+        cd->neverProcessed = true;
+        cd->error = QNetworkReply::ContentReSendError;
+        cd->errorString = u"%1: ContentReSendError: the server refused the HTTP/2 stream (REFUSED_STREAM) before "
+                          u"processing the request; it was never processed (the retry policy sends it again while "
+                          u"attempts remain)"_s.arg(where);
     } else if (cd->error == QNetworkReply::OperationCanceledError && !aborted) {
         // Qt ends a transfer that stalls past its transfer timeout with an abort of its own.
         cd->error = QNetworkReply::TimeoutError;
@@ -278,10 +289,14 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
         else if (cd->status)
             cd->errorString = u"%1: %2 after HTTP %3 and %4 body bytes"_s.arg(where, name).arg(cd->status)
                                   .arg(cd->responseBody.size());
-        else if (cd->error == QNetworkReply::ContentReSendError)
+        else if (cd->error == QNetworkReply::ContentReSendError && hostProto[size_t(cd->hostId)] != Proto::Http1) {
+            // Qt 6.4's answer for an HTTP/2 stream above a GOAWAY's last stream id (RFC 9113, 6.8).
+            // (Over HTTP/1.1 the same code means that Qt's own resend failed: maybe processed.)
+            cd->neverProcessed = true;
             cd->errorString = u"%1: ContentReSendError: the server ended the HTTP/2 connection (GOAWAY) before "
                               u"taking this request; it was never processed (the retry policy sends it again "
                               u"while attempts remain)"_s.arg(where);
+        }
         else
             cd->errorString = u"%1: %2"_s.arg(where, name);
         // No answer through a proxy: say which one (Qt reports a proxy that refuses the
@@ -307,9 +322,12 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
 
     const bool statusRetry = cd->status && options.retry.statuses.contains(cd->status);
     const bool errorRetry = isTransient(cd->error);   // a reset mid-body too
-    // An answer over the size cap (the sweep's or seen here) would only be too large again.
+    // A request the server never processed is sent again whatever its method; any other
+    // failure only if the method may be repeated. An answer over the size cap (the sweep's or
+    // seen here) would only be too large again.
+    const bool unprocessed = std::exchange(cd->neverProcessed, false);
     bool retry = !aborted && cd->overCap < 0 && sending() && cd->attempts < cd->maxAttempts
-        && (statusRetry || errorRetry);
+        && (unprocessed || (cd->repeatable && (statusRetry || errorRetry)));
     std::chrono::milliseconds wait{0};
     if (retry) {
         std::optional<std::chrono::milliseconds> after;
@@ -442,8 +460,8 @@ NetworkCall *NetworkSession::send(const QNetworkRequest &request, const QByteArr
     NetworkSession::Private::Named named = d->named(verb, request.url());
     cd->where = std::move(named.name);
     const int attempts = options.attempts > 0 ? options.attempts : d->options.retry.attempts;
-    cd->maxAttempts = (net::isIdempotent(verb) || options.retryNonIdempotent || d->options.retry.nonIdempotent)
-        ? std::max(1, attempts) : 1;
+    cd->maxAttempts = std::max(1, attempts);
+    cd->repeatable = net::isIdempotent(verb) || options.retryNonIdempotent || d->options.retry.nonIdempotent;
     if (!d->sending()) {
         cd->finished = true;
         cd->error = QNetworkReply::OperationCanceledError;

@@ -86,13 +86,17 @@ inline bool isTransient(QNetworkReply::NetworkError e)
     case QNetworkReply::ProxyConnectionClosedError:
     case QNetworkReply::ProxyTimeoutError:
     // Qt 6.4's answer for an HTTP/2 stream the server refused with GOAWAY (above its last
-    // stream id): never processed, so safe to send again (RFC 9113, 6.8).
+    // stream id, RFC 9113, 6.8), and the session's for REFUSED_STREAM and a request taken back.
     case QNetworkReply::ContentReSendError:
         return true;
     default:
         return false;
     }
 }
+
+/// Qt 6.4's error text (not translated) for a stream the server reset with REFUSED_STREAM,
+/// which it reports as a ProtocolFailure (qt_error() in http2protocol.cpp).
+constexpr char QtRefusedStream[] = "Server refused a stream";
 
 /// Lanes (networkmanagers.cpp): Qt keys a manager's connection pools by the peer verify name
 /// too, so a request with a name of its own lands in another pool of the same manager.
@@ -216,6 +220,10 @@ struct NetworkCall::Private
     qint64 deadlineAt = -1;     ///< session clock (ms) when it passes; -1: no deadline
     bool overDeadline = false;  ///< the deadline ended it
     bool takenBack = false;     ///< taken back from Qt, which held it unsent on an idle HTTP/2 pool (sweepStalls)
+    /// The attempt just ended provably unprocessed (GOAWAY, REFUSED_STREAM, taken back): it
+    /// may be sent again whatever the method.
+    bool neverProcessed = false;
+    bool repeatable = false;    ///< idempotent, or retryNonIdempotent: any transient failure is retried
     int laneEndedAtDispatch = 0;   ///< its pool's Lane::ended when the attempt was handed to Qt
     qint64 cap = 0;             ///< the largest body it takes in (maxResponseSize); 0: none
     qint64 overCap = -1;        ///< the size cap ended it: what the answer announced or had sent

@@ -53,8 +53,9 @@ public:
     }
 
     /// \a latencyMs: a round trip that long, through a relay in front of the server (every
-    /// byte both ways, the TLS handshake included).
-    bool start(QString *why, int maxStreams = 0, int latencyMs = 0, int goawayAfter = 0)
+    /// byte both ways, the TLS handshake included). \a goawayAfter, \a refuseAbove: see
+    /// tests/h2server.py (--goaway-after, --refuse-above).
+    bool start(QString *why, int maxStreams = 0, int latencyMs = 0, int goawayAfter = 0, int refuseAbove = 0)
     {
         if (!available(why))
             return false;
@@ -72,6 +73,8 @@ public:
             args << u"--latency"_s << QString::number(latencyMs);
         if (goawayAfter > 0)
             args << u"--goaway-after"_s << QString::number(goawayAfter);
+        if (refuseAbove > 0)
+            args << u"--refuse-above"_s << QString::number(refuseAbove);
         m_proc.start(py, args);
         if (!m_proc.waitForStarted(5000) || !QTest::qWaitFor([this] { return port > 0; }, 10000)) {
             *why = u"tests/h2server.py did not start: "_s + m_proc.errorString();
@@ -92,6 +95,7 @@ public:
     int closed = 0;
     int errors = 0;          ///< connections the server closed because the client broke HTTP/2
     int goaways = 0;         ///< graceful GOAWAYs the server sent (--goaway-after)
+    int refused = 0;         ///< streams refused before processing (--refuse-above)
 
 private:
     void readLines()
@@ -114,6 +118,8 @@ private:
                 ++errors;
             else if (w.value(0) == "goaway")
                 ++goaways;
+            else if (w.value(0) == "refused")
+                ++refused;
             else if (w.value(0) == "closed") {
                 ++closed;
                 closedPending += w.value(2).toInt();

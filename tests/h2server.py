@@ -18,13 +18,19 @@ Every event is one line on stdout, read by the test:
   error <conn>                    the client broke the HTTP/2 protocol (e.g. opened more
                                   streams than announced): the connection is closed
   goaway <conn> <stream>          a graceful GOAWAY went out (--goaway-after)
+  refused <conn> <stream>         a stream was refused, RST_STREAM REFUSED_STREAM (--refuse-above)
 Usage: h2server.py <cert.pem> <key.pem> [--max-streams N] [--no-h2] [--latency MS] [--goaway-after N]
+                   [--refuse-above N]
   --max-streams N   announce SETTINGS_MAX_CONCURRENT_STREAMS N (default: hyper-h2's, 100)
   --no-h2           offer only HTTP/1.1 by ALPN: a TLS server without HTTP/2
   --latency MS      a round trip of MS ms: every byte, both ways, the TLS handshake included,
                     passes a relay in front of the server that holds it MS/2 ms
   --goaway-after N  after the Nth request on a connection, a graceful GOAWAY (as nginx sends
                     after 1 000): the streams up to it are answered, then the connection closes
+  --refuse-above N  a request that arrives while N of its connection's requests wait for their
+                    answers is refused with RST_STREAM REFUSED_STREAM before any processing, as
+                    a loaded server sheds work (nginx does the same beyond its stream limit);
+                    the announced limit stays hyper-h2's 100
 """
 import argparse
 import asyncio
@@ -36,6 +42,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
@@ -65,6 +72,7 @@ def delay_of(path):
 class H2Connection:
     max_streams = None   # SETTINGS_MAX_CONCURRENT_STREAMS to announce; None: hyper-h2's default
     goaway_after = 0     # --goaway-after N: GOAWAY after the Nth request, close when all are answered
+    refuse_above = 0     # --refuse-above N: REFUSED_STREAM for a request beyond N pending
 
     def __init__(self, reader, writer, cid):
         self.reader, self.writer, self.cid = reader, writer, cid
@@ -103,6 +111,10 @@ class H2Connection:
             path = dict(event.headers).get(b":path", b"/").decode()
             if getattr(self, "going", False):
                 return   # above the GOAWAY's last stream: refused, the client retries it elsewhere
+            if self.refuse_above and len(self.pending) >= self.refuse_above:
+                self.conn.reset_stream(event.stream_id, error_code=h2.errors.ErrorCodes.REFUSED_STREAM)
+                say("refused", self.cid, event.stream_id)
+                return
             say("req", self.cid, event.stream_id, path, now_ms())
             self.pending[event.stream_id] = asyncio.ensure_future(self.answer(event.stream_id, delay_of(path)))
             self.count = getattr(self, "count", 0) + 1
@@ -250,8 +262,10 @@ if __name__ == "__main__":
     parser.add_argument("--no-h2", action="store_true")
     parser.add_argument("--latency", type=int, default=0)
     parser.add_argument("--goaway-after", type=int, default=0)
+    parser.add_argument("--refuse-above", type=int, default=0)
     args = parser.parse_args()
     H2Connection.max_streams = args.max_streams
     H2Connection.goaway_after = args.goaway_after
+    H2Connection.refuse_above = args.refuse_above
     NO_H2 = args.no_h2
     asyncio.run(main(args.cert, args.key, args.latency))

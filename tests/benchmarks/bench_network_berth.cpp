@@ -16,6 +16,8 @@
 #include <memory>
 #include <signal.h>
 #include <unistd.h>
+#include <sys/resource.h>
+#include <QtCore/QDir>
 #include <vector>
 
 using namespace Qt::StringLiterals;
@@ -96,6 +98,21 @@ static QByteArray pollerConfig(const QUrl &url, const QByteArray &shutdown, cons
                    "interval": "0s", "output": ")" + output.toUtf8() + R"("}}]})";
 }
 
+static double tv(const timeval &v) { return double(v.tv_sec) * 1e6 + double(v.tv_usec); }
+static double childCpuUs() { rusage r{}; getrusage(RUSAGE_CHILDREN, &r); return tv(r.ru_utime) + tv(r.ru_stime); }
+static double selfCpuUs() { rusage r{}; getrusage(RUSAGE_SELF, &r); return tv(r.ru_utime) + tv(r.ru_stime); }
+static double taskCpuUs(qint64 pid)
+{
+    double ns = 0;
+    const QDir dir(u"/proc/%1/task"_s.arg(pid));
+    for (const QString &task : dir.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+        QFile f(dir.filePath(task + u"/schedstat"_s));
+        if (f.open(QIODevice::ReadOnly))
+            ns += f.readAll().split(' ').value(0).toDouble();
+    }
+    return ns / 1000;
+}
+
 void prepareServer(HttpFixture &server)
 {
     if (!waitUntil([&] { return server.connectionsOpen() == 0; }, 20000))
@@ -127,12 +144,17 @@ double drainRun(HttpFixture &server, E2e &e, bool bare)
     waitForEvents(300);
     if (!bare)
         e.pendingAtSignal.push_back(server.pendingResponses());
+    const double childBefore = childCpuUs(), taskBefore = taskCpuUs(berth.pid());
+    const double selfBefore = selfCpuUs();
     const qint64 signalAt = QDateTime::currentMSecsSinceEpoch();
     QElapsedTimer t;
     t.start();
     berth.signal(SIGTERM);
     const int code = berth.finish();
     const double ms = double(t.nsecsElapsed()) / 1e6;
+    const double drainCpu = (childCpuUs() - childBefore - taskBefore) / 1000, serverCpu = (selfCpuUs() - selfBefore) / 1000;
+    if (qEnvironmentVariableIsSet("BENCH_CPU"))
+        std::fprintf(stderr, "cpu %s: %.0f ms wall, client %.1f ms, server+bench %.1f ms\n", bare ? "bare" : "berth", ms, drainCpu, serverCpu);
     if (qEnvironmentVariableIsSet("BENCH_VERBOSE"))
         std::fprintf(stderr, "--- drain run, %.0f ms:\n%s\n", ms, qPrintable(berth.stdErr().right(3000)));
     waitUntil([&] { return server.requestsCompleted() + server.requestsAbandoned() + server.requestsAborted()

@@ -94,6 +94,7 @@ public:
     }
     bool waitReady() { return waitFor(u"all \\d+ service\\(s\\) ready"_s).hasMatch(); }
     void signal(int sig) { ::kill(pid_t(m_proc.processId()), sig); }
+    qint64 pid() const { return m_proc.processId(); }
     void write(const QByteArray &data) { m_proc.write(data); m_proc.waitForBytesWritten(1000); }
     /// The exit code, or -1 when it did not exit normally within \a timeoutMs.
     int finish(int timeoutMs = 20000)

@@ -61,6 +61,7 @@ private Q_SLOTS:
     void sendWaitsForTheSettingsOverASlowLink();
     void serverGoawayCostsAStallNeverACall();
     void aCallWaitingForAStreamIsNotTakenBack();
+    void aRefusedStreamIsSentAgainWhateverItsMethod();
 
 private:
     std::unique_ptr<H2Server> m_server;
@@ -358,24 +359,36 @@ void TestNetworkHttp2::serverGoawayCostsAStallNeverACall()
     // a loaded machine one call was refused 4 times in a row (1 run of 8). Room for that.
     o.retry.attempts = 8;
     NetworkSession s(Svc, &ledger, o);
-    const Outcomes outs = getMany(s, 200, m_server->url(u"/delay?ms=20"_s));
+    // Half of them POSTs: a request the server never processed is sent again whatever its method.
+    const auto getsAndPosts = [this](NetworkSession &session) {
+        Outcomes outs;
+        const QUrl url = m_server->url(u"/delay?ms=20"_s);
+        for (int i = 0; i < 200; ++i)
+            outs.append(watch(i % 2 ? session.send(QNetworkRequest(url), "POST", QByteArray::number(i))
+                                    : session.get(QNetworkRequest(url))));
+        return outs;
+    };
+    const Outcomes outs = getsAndPosts(s);
     QTRY_VERIFY_WITH_TIMEOUT(allDone(outs), 60000);
-    int retried = 0;
-    for (const auto &out : outs) {
-        QVERIFY2(out->error == QNetworkReply::NoError, qPrintable(out->errorString));
-        QCOMPARE(out->body, QByteArray("h2"));
-        retried += out->attempts > 1 ? 1 : 0;
+    int retried = 0, postsRetried = 0;
+    for (qsizetype i = 0; i < outs.size(); ++i) {
+        QVERIFY2(outs[i]->error == QNetworkReply::NoError, qPrintable(outs[i]->errorString));
+        QCOMPARE(outs[i]->body, QByteArray("h2"));
+        retried += outs[i]->attempts > 1 ? 1 : 0;
+        postsRetried += i % 2 && outs[i]->attempts > 1 ? 1 : 0;
     }
-    qInfo("%d of 200 calls sent again; %d GOAWAY(s), %lld connection(s)", retried, m_server->goaways,
-          qint64(m_server->protocols.size()));
+    qInfo("%d of 200 calls sent again (%d POSTs); %d GOAWAY(s), %lld connection(s)", retried, postsRetried,
+          m_server->goaways, qint64(m_server->protocols.size()));
     QVERIFY(m_server->goaways >= 3);
-    QCOMPARE(m_server->answered, 200);   // each call answered once: nothing processed twice
+    QVERIFY(postsRetried > 0);
+    QCOMPARE(m_server->requests, 200);   // each call processed once: nothing twice
+    QCOMPARE(m_server->answered, 200);
 
     // Without retries, what a refused call says: what happened, and that it was not processed.
     NetworkOptions once = o;
     once.retry.attempts = 1;
     NetworkSession single(Svc, &ledger, once);
-    const Outcomes more = getMany(single, 200, m_server->url(u"/delay?ms=20"_s));
+    const Outcomes more = getsAndPosts(single);
     QTRY_VERIFY_WITH_TIMEOUT(allDone(more), 60000);
     int refused = 0, held = 0;
     for (const auto &out : more) {
@@ -412,6 +425,63 @@ void TestNetworkHttp2::aCallWaitingForAStreamIsNotTakenBack()
     QCOMPARE(m_server->requests, 25);
     QCOMPARE(m_server->answered, 25);
     QCOMPARE(m_server->resets, 0);
+}
+
+void TestNetworkHttp2::aRefusedStreamIsSentAgainWhateverItsMethod()
+{
+    // A loaded server sheds streams with RST_STREAM REFUSED_STREAM: closed before any processing,
+    // so any request on it may be sent again (RFC 9113, 8.7), a POST too. Here the server takes
+    // 4 requests at a time and refuses the rest; every call gets through, and the server
+    // processes each exactly once.
+    m_server = std::make_unique<H2Server>();
+    QString why;
+    QVERIFY2(m_server->start(&why, 0, 0, 0, 4), qPrintable(why));
+    WorkLedger ledger;
+    NetworkOptions o = h2Options(12);
+    o.retry.attempts = 100;   // each refused attempt counts; 12 calls share 4 streams
+    o.retry.cap = std::chrono::milliseconds(40);
+    NetworkSession s(Svc, &ledger, o);
+    const QUrl url = m_server->url(u"/delay?ms=100"_s);
+    Outcomes gets, posts;
+    for (int i = 0; i < 6; ++i) {
+        gets.append(watch(s.get(QNetworkRequest(url))));
+        posts.append(watch(s.send(QNetworkRequest(url), "POST", "order " + QByteArray::number(i))));
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(allDone(gets) && allDone(posts), 60000);
+    int postsSentAgain = 0;
+    for (const auto &out : gets + posts) {
+        QVERIFY2(out->error == QNetworkReply::NoError, qPrintable(out->errorString));
+        QCOMPARE(out->body, QByteArray("h2"));
+    }
+    for (const auto &out : posts)
+        postsSentAgain += out->attempts > 1 ? 1 : 0;
+    qInfo("%d stream(s) refused; %d of 6 POSTs sent again", m_server->refused, postsSentAgain);
+    QVERIFY(m_server->refused >= 8);
+    QVERIFY(postsSentAgain > 0);
+    QCOMPARE(m_server->requests, 12);   // processed once each
+    QCOMPARE(m_server->answered, 12);
+
+    // Without retries, what a refused call says: what happened, and that it was not processed.
+    NetworkOptions once = o;
+    once.retry.attempts = 1;
+    NetworkSession single(Svc, &ledger, once);
+    const int refusedBefore = m_server->refused;
+    Outcomes more;
+    for (int i = 0; i < 12; ++i)
+        more.append(watch(single.send(QNetworkRequest(url), "POST", "x")));
+    QTRY_VERIFY_WITH_TIMEOUT(allDone(more), 60000);
+    int refused = 0;
+    for (const auto &out : more) {
+        if (out->error == QNetworkReply::NoError)
+            continue;
+        QCOMPARE(out->error, QNetworkReply::ContentReSendError);
+        QVERIFY2(out->errorString.startsWith(u"POST https://127.0.0.1:"_s)
+                     && out->errorString.contains(u"REFUSED_STREAM"_s) && out->errorString.contains(u"never processed"_s),
+                 qPrintable(out->errorString));
+        ++refused;
+    }
+    QVERIFY(refused > 0);
+    QCOMPARE(refused, m_server->refused - refusedBefore);   // each refusal at the server, one failed call
 }
 
 QTEST_GUILESS_MAIN(TestNetworkHttp2)

@@ -68,7 +68,8 @@ private:
 struct CallOptions
 {
     /// Retry even though the method is not idempotent (POST, PATCH): the caller knows the
-    /// server deduplicates.
+    /// server deduplicates. (A request the server provably never processed, refused by an
+    /// HTTP/2 GOAWAY or REFUSED_STREAM, is sent again whatever the method.)
     bool retryNonIdempotent = false;
     /// Override the session's attempts for this call (0: the session's setting).
     int attempts = 0;
