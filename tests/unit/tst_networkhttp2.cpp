@@ -431,33 +431,37 @@ void TestNetworkHttp2::aRefusedStreamIsSentAgainWhateverItsMethod()
 {
     // A loaded server sheds streams with RST_STREAM REFUSED_STREAM: closed before any processing,
     // so any request on it may be sent again (RFC 9113, 8.7), a POST too. Here the server takes
-    // 4 requests at a time and refuses the rest; every call gets through, and the server
-    // processes each exactly once.
+    // 4 requests at a time and refuses the rest. 4 slow GETs take them all first, so the 6 POSTs
+    // and 2 GETs that follow are refused while those are pending (the session hands them over a
+    // few at a time, as it does beyond what a connection has been seen to carry: the first POST
+    // at least is refused). Every call gets through, and the server processes each exactly once.
     m_server = std::make_unique<H2Server>();
     QString why;
     QVERIFY2(m_server->start(&why, 0, 0, 0, 4), qPrintable(why));
     WorkLedger ledger;
     NetworkOptions o = h2Options(12);
-    o.retry.attempts = 100;   // each refused attempt counts; 12 calls share 4 streams
-    o.retry.cap = std::chrono::milliseconds(40);
+    o.retry.attempts = 100;   // each refused attempt counts
+    o.retry.cap = std::chrono::milliseconds(200);
     NetworkSession s(Svc, &ledger, o);
-    const QUrl url = m_server->url(u"/delay?ms=100"_s);
     Outcomes gets, posts;
-    for (int i = 0; i < 6; ++i) {
-        gets.append(watch(s.get(QNetworkRequest(url))));
+    for (int i = 0; i < 4; ++i)
+        gets.append(watch(s.get(QNetworkRequest(m_server->url(u"/delay?ms=%1"_s.arg(SlowBuild ? 3000 : 1000))))));
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->requests, 4, 20000);
+    const QUrl url = m_server->url(u"/delay?ms=50"_s);
+    for (int i = 0; i < 6; ++i)
         posts.append(watch(s.send(QNetworkRequest(url), "POST", "order " + QByteArray::number(i))));
-    }
+    gets.append(watch(s.get(QNetworkRequest(url))));
+    gets.append(watch(s.get(QNetworkRequest(url))));
     QTRY_VERIFY_WITH_TIMEOUT(allDone(gets) && allDone(posts), 60000);
-    int postsSentAgain = 0;
     for (const auto &out : gets + posts) {
         QVERIFY2(out->error == QNetworkReply::NoError, qPrintable(out->errorString));
         QCOMPARE(out->body, QByteArray("h2"));
     }
+    int postsSentAgain = 0;
     for (const auto &out : posts)
         postsSentAgain += out->attempts > 1 ? 1 : 0;
     qInfo("%d stream(s) refused; %d of 6 POSTs sent again", m_server->refused, postsSentAgain);
-    QVERIFY(m_server->refused >= 8);
-    QVERIFY(postsSentAgain > 0);
+    QVERIFY(postsSentAgain >= 1);
     QCOMPARE(m_server->requests, 12);   // processed once each
     QCOMPARE(m_server->answered, 12);
 
