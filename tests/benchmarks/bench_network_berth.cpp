@@ -17,10 +17,6 @@
 #include <signal.h>
 #include <unistd.h>
 #include <sys/resource.h>
-#include <atomic>
-#include <array>
-#include <thread>
-#include <ctime>
 #include <QtCore/QDir>
 #include <vector>
 
@@ -153,29 +149,8 @@ double drainRun(HttpFixture &server, E2e &e, bool bare)
     const qint64 signalAt = QDateTime::currentMSecsSinceEpoch();
     QElapsedTimer t;
     t.start();
-    std::atomic<bool> stopSampling{false};
-    std::vector<std::array<double, 3>> samples;
-    std::thread sampler;
-    if (qEnvironmentVariableIsSet("BENCH_SAMPLE")) {
-        samples.reserve(1000);
-        sampler = std::thread([&, pid = berth.pid()] {
-            while (!stopSampling.load()) {
-                timespec ts{};
-                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-                samples.push_back({double(t.nsecsElapsed()) / 1e6, taskCpuUs(pid) / 1000, double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6});
-                usleep(2000);
-            }
-        });
-    }
     berth.signal(SIGTERM);
     const int code = berth.finish();
-    stopSampling = true;
-    if (sampler.joinable()) {
-        sampler.join();
-        for (size_t i = 1; i < samples.size(); ++i)
-            if (samples[i][1] > 0)
-                std::fprintf(stderr, "S %.1f client %.2f server %.2f\n", samples[i][0], samples[i][1] - samples[0][1], samples[i][2] - samples[0][2]);
-    }
     const double ms = double(t.nsecsElapsed()) / 1e6;
     const double drainCpu = (childCpuUs() - childBefore - taskBefore) / 1000, serverCpu = (selfCpuUs() - selfBefore) / 1000;
     if (qEnvironmentVariableIsSet("BENCH_CPU"))
@@ -217,29 +192,8 @@ double deadlineRun(HttpFixture &server, E2e &e)
         qFatal("deadline: never 1000 pending (pending %d)", server.pendingResponses());
     QElapsedTimer t;
     t.start();
-    std::atomic<bool> stopSampling{false};
-    std::vector<std::array<double, 3>> samples;
-    std::thread sampler;
-    if (qEnvironmentVariableIsSet("BENCH_SAMPLE")) {
-        samples.reserve(1000);
-        sampler = std::thread([&, pid = berth.pid()] {
-            while (!stopSampling.load()) {
-                timespec ts{};
-                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-                samples.push_back({double(t.nsecsElapsed()) / 1e6, taskCpuUs(pid) / 1000, double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6});
-                usleep(2000);
-            }
-        });
-    }
     berth.signal(SIGTERM);
     const int code = berth.finish();
-    stopSampling = true;
-    if (sampler.joinable()) {
-        sampler.join();
-        for (size_t i = 1; i < samples.size(); ++i)
-            if (samples[i][1] > 0)
-                std::fprintf(stderr, "S %.1f client %.2f server %.2f\n", samples[i][0], samples[i][1] - samples[0][1], samples[i][2] - samples[0][2]);
-    }
     const double ms = double(t.nsecsElapsed()) / 1e6;
     waitUntil([&] { return server.requestsAbandoned() >= 1000; }, 5000);
     if (code != 0 || server.requestsAbandoned() != 1000 || server.requestsReceived() != 1000
