@@ -232,11 +232,8 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
     } else if (cd->overDeadline) {
         cd->failDeadline(u"attempt %1 was still in flight"_s.arg(cd->attempts));
     } else if (std::exchange(cd->takenBack, false)) {
-        cd->neverProcessed = true;
-        cd->error = QNetworkReply::ContentReSendError;
-        cd->errorString = u"%1: ContentReSendError: Qt held this request back unsent on an HTTP/2 connection with "
-                          u"nothing else in flight (as Qt 6.4 does after the server ends a connection with GOAWAY); "
-                          u"it was never processed (the retry policy sends it again while attempts remain)"_s.arg(where);
+        cd->failUnprocessed(u"Qt held this request back unsent on an HTTP/2 connection with nothing else in flight "
+                            u"(as Qt 6.4 does after the server ends a connection with GOAWAY)"_s);
     } else if (cd->overCap >= 0 || (cd->cap > 0 && cd->responseBody.size() > cd->cap)) {
         // Caught by the sweep while it came in, or whole before the sweep's next tick.
         const bool swept = cd->overCap >= 0;
@@ -263,11 +260,7 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
         // RST_STREAM REFUSED_STREAM: a loaded server (nginx beyond its stream limit) closed the
         // stream before any processing (RFC 9113, 8.7). Qt 6.4 reports a ProtocolFailure with
         // that text; said as what it is, and like a request refused by GOAWAY, sent again.
-        cd->neverProcessed = true;
-        cd->error = QNetworkReply::ContentReSendError;
-        cd->errorString = u"%1: ContentReSendError: the server refused the HTTP/2 stream (REFUSED_STREAM) before "
-                          u"processing the request; it was never processed (the retry policy sends it again while "
-                          u"attempts remain)"_s.arg(where);
+        cd->failUnprocessed(u"the server refused the HTTP/2 stream (REFUSED_STREAM) before processing the request"_s);
     } else if (cd->error == QNetworkReply::OperationCanceledError && !aborted) {
         // Qt ends a transfer that stalls past its transfer timeout with an abort of its own.
         cd->error = QNetworkReply::TimeoutError;
@@ -289,14 +282,10 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
         else if (cd->status)
             cd->errorString = u"%1: %2 after HTTP %3 and %4 body bytes"_s.arg(where, name).arg(cd->status)
                                   .arg(cd->responseBody.size());
-        else if (cd->error == QNetworkReply::ContentReSendError && hostProto[size_t(cd->hostId)] != Proto::Http1) {
+        else if (cd->error == QNetworkReply::ContentReSendError && hostProto[size_t(cd->hostId)] != Proto::Http1)
             // Qt 6.4's answer for an HTTP/2 stream above a GOAWAY's last stream id (RFC 9113, 6.8).
             // (Over HTTP/1.1 the same code means that Qt's own resend failed: maybe processed.)
-            cd->neverProcessed = true;
-            cd->errorString = u"%1: ContentReSendError: the server ended the HTTP/2 connection (GOAWAY) before "
-                              u"taking this request; it was never processed (the retry policy sends it again "
-                              u"while attempts remain)"_s.arg(where);
-        }
+            cd->failUnprocessed(u"the server ended the HTTP/2 connection (GOAWAY) before taking this request"_s);
         else
             cd->errorString = u"%1: %2"_s.arg(where, name);
         // No answer through a proxy: say which one (Qt reports a proxy that refuses the
@@ -375,71 +364,6 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
         });
     }
     cd->retryTimer->start(int(wait.count()));
-}
-
-bool NetworkSession::Private::followRedirect(NetworkCall *call, QNetworkReply *reply)
-{
-    auto *cd = call->d.get();
-    const net::Redirect r = net::redirectFor(reply->url(), cd->status, reply->rawHeader("Location"), cd->verb,
-                                             cd->redirectPolicy);
-    if (r.error != QNetworkReply::NoError) {
-        cd->error = r.error;
-        cd->errorString = cd->where + u": "_s + r.reason;
-        return false;
-    }
-    if (r.url.isEmpty())
-        return false;
-    const Named target = named(r.verb, r.url);
-    const QString &next = target.name;
-    if (cd->redirects >= cd->maxRedirects) {
-        cd->error = QNetworkReply::TooManyRedirectsError;
-        cd->errorString = u"%1: too many redirects (more than %2; the next was %3)"_s.arg(cd->where)
-                              .arg(cd->maxRedirects).arg(next);
-        return false;
-    }
-    if (state >= State::Aborting || cd->cancelled) {
-        cd->cancelled = true;
-        cd->error = QNetworkReply::OperationCanceledError;
-        cd->errorString = u"%1: the redirect to %2 was not followed: the host is stopping"_s.arg(cd->where, next);
-        return false;
-    }
-    ++cd->redirects;
-    QNetworkRequest request = cd->request;
-    request.setUrl(r.url);
-    if (r.crossOrigin) {
-        request.setRawHeader("Authorization", QByteArray());
-        request.setRawHeader("Cookie", QByteArray());
-    }
-    if (r.dropBody) {
-        cd->body.clear();
-        request.setHeader(QNetworkRequest::ContentTypeHeader, QVariant());
-    }
-    cd->request = request;
-    cd->verb = r.verb;
-    cd->hostId = request.peerVerifyName().isEmpty() ? target.hostId : hostIdOf(r.url, request.peerVerifyName());
-    cd->where = next;
-    cd->hop = true;   // dispatch() does not count it as an attempt
-    ledger->update(cd->ledgerId, KindQueued, u"%1 (redirect %2)"_s.arg(next).arg(cd->redirects));
-    if (sending()) {
-        cd->queued = true;
-        queue.push_front(call);
-        pump();
-        return true;
-    }
-    // Draining: the hop belongs to a request in flight, so it goes now if its host has room;
-    // nothing new waits in a queue once the host stops.
-    if (inFlight < maxConcurrent && hostInFlight[size_t(cd->hostId)] < perHostLimit) {
-        if (const auto slot = pickSlot(cd->hostId); slot.first) {
-            dispatch(call, slot.first, slot.second);
-            return true;
-        }
-    }
-    cd->hop = false;
-    cd->cancelled = true;
-    cd->error = QNetworkReply::OperationCanceledError;
-    cd->errorString = u"%1: the redirect was not followed: the host is stopping and %2 has no free connection"_s
-                          .arg(next, hostKeyOf(r.url, {}));
-    return false;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -223,6 +223,15 @@ struct NetworkCall::Private
     /// The attempt just ended provably unprocessed (GOAWAY, REFUSED_STREAM, taken back): it
     /// may be sent again whatever the method.
     bool neverProcessed = false;
+    /// Ends the attempt as one the server provably never processed (\a what happened, said
+    /// after "ContentReSendError: "): it is sent again whatever the method.
+    void failUnprocessed(const QString &what)
+    {
+        neverProcessed = true;
+        error = QNetworkReply::ContentReSendError;
+        errorString = where + u": ContentReSendError: "_s + what
+            + u"; it was never processed (the retry policy sends it again while attempts remain)"_s;
+    }
     bool repeatable = false;    ///< idempotent, or retryNonIdempotent: any transient failure is retried
     int laneEndedAtDispatch = 0;   ///< its pool's Lane::ended when the attempt was handed to Qt
     qint64 cap = 0;             ///< the largest body it takes in (maxResponseSize); 0: none
