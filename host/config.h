@@ -26,6 +26,9 @@ struct ShutdownConfig
     Millis drain{5000};       ///< "drain": in-flight work may finish
     Millis cancel{2000};      ///< "cancel": cancelled work may wind down
     Millis reserve{250};      ///< "reserve": kept back at the end for close, report and log flush
+    /// "fastExit": once close is done and the report written, the berth executable ends the
+    /// process without unwinding (idle connections and memory go back through the kernel).
+    bool fastExit = true;
 };
 
 struct ServiceConfig

@@ -23,8 +23,9 @@ namespace configdetail {
 namespace {
 
 const QStringList TopKeys = {u"shutdown"_s, u"network"_s, u"services"_s};
-const QStringList ShutdownKeys = {u"deadline"_s, u"intakeDelay"_s, u"drain"_s, u"cancel"_s,
-                                  u"reserve"_s};
+const QStringList ShutdownDurations = {u"deadline"_s, u"intakeDelay"_s, u"drain"_s, u"cancel"_s,
+                                       u"reserve"_s};
+const QStringList ShutdownKeys = ShutdownDurations + QStringList{u"fastExit"_s};
 const QStringList ServiceKeys = {u"name"_s, u"type"_s, u"after"_s, u"startTimeout"_s,
                                  u"stopTimeout"_s, u"onFailure"_s, u"restartDelay"_s,
                                  u"restartMaxDelay"_s, u"restartLimit"_s, u"network"_s, u"config"_s};
@@ -190,8 +191,11 @@ void Validator::readShutdown(const QJsonValue &value)
                                               &ShutdownConfig::drain, &ShutdownConfig::cancel,
                                               &ShutdownConfig::reserve};
     bool ok = true;
-    for (qsizetype i = 0; i < ShutdownKeys.size(); ++i)
-        ok = readDuration(obj, path, ShutdownKeys.at(i), &(s.*fields[i])) && ok;
+    for (qsizetype i = 0; i < ShutdownDurations.size(); ++i)
+        ok = readDuration(obj, path, ShutdownDurations.at(i), &(s.*fields[i])) && ok;
+    if (obj.contains(u"fastExit"_s)
+        && expect(obj.value(u"fastExit"_s), QJsonValue::Bool, PositionedJson::member(path, u"fastExit"_s)))
+        s.fastExit = obj.value(u"fastExit"_s).toBool();
     m_result->config.shutdown = s;
     if (!ok)
         return;

@@ -120,6 +120,11 @@ NetworkSession::NetworkSession(const QString &service, WorkLedger *ledger,
 NetworkSession::~NetworkSession()
 {
     close();
+    // Managers a close kept for the process exit: the process went on after all (a test, an
+    // embedding program), so they are torn down here, while their replies can still look us up.
+    d->closing = true;
+    qDeleteAll(std::exchange(d->keptForExit, {}));
+    d->closing = false;
 }
 
 QNetworkAccessManager *NetworkSession::manager(const std::source_location &where)
@@ -275,7 +280,7 @@ void NetworkSession::abortAll()
     }
 }
 
-void NetworkSession::close()
+void NetworkSession::close(Teardown teardown)
 {
     if (d->state == State::Closed)
         return;
@@ -307,8 +312,14 @@ void NetworkSession::close()
             reply->setParent(d->graveyard);
         }
     }
-    for (TrackedManager *m : d->managers)
-        delete m;
+    for (TrackedManager *m : d->managers) {
+        if (!m)
+            continue;
+        if (teardown == Teardown::Now)
+            delete m;
+        else
+            d->keptForExit.push_back(m);   // refuses every request from now on (Closed)
+    }
     d->managers.clear();
     d->directManager = nullptr;
     d->replies.clear();   // all finished; the ones kept alive are the session's now

@@ -280,6 +280,9 @@ struct NetworkSession::Private
     QStringList redactKeys;
     std::vector<TrackedManager *> managers;   ///< send()'s and manager()'s, by index
     TrackedManager *directManager = nullptr;   ///< made on the first manager() call
+    /// close(Teardown::AtProcessExit): idle managers kept for the process exit, or deleted
+    /// with the session.
+    std::vector<TrackedManager *> keptForExit;
     /// Keyed by QObject: a reply is looked up from its destroyed() signal too, when it is no
     /// longer a QNetworkReply.
     QHash<QObject *, ReplyRec> replies;

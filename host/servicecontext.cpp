@@ -38,6 +38,7 @@ struct ServiceContext::Private
     QList<std::function<void()>> closeCallbacks;
     NetworkOptions networkOptions;
     const std::atomic<int> *earlyStop = nullptr;
+    bool processExitsAfterClose = false;
     NetworkSession *session = nullptr;                     ///< the open one, if any
     std::vector<std::unique_ptr<NetworkSession>> sessions; ///< closed ones keep leaked replies valid
 };
@@ -74,7 +75,9 @@ NetworkSession *ServiceContext::network()
     NetworkSession *s = d->session;
     // Registered first, so it runs after the service's own close callbacks (reverse order):
     // a service may still flush through its session in close.
-    d->closeCallbacks.prepend([s] { s->close(); });
+    d->closeCallbacks.prepend([s, p = d.get()] {
+        s->close(p->processExitsAfterClose ? NetworkSession::Teardown::AtProcessExit : NetworkSession::Teardown::Now);
+    });
     return s;
 }
 
@@ -82,6 +85,11 @@ void ServiceContext::setNetworkOptions(const NetworkOptions &options, const std:
 {
     d->networkOptions = options;
     d->earlyStop = earlyStop;
+}
+
+void ServiceContext::setProcessExitsAfterClose(bool exits)
+{
+    d->processExitsAfterClose = exits;
 }
 
 QString ServiceContext::name() const { return d->name; }

@@ -118,6 +118,7 @@ ServiceHost::ServiceHost(const HostConfig &config, const ServiceRegistry &regist
     Shutdown::Parts parts{m_order, m_dependents, m_dependencies, &m_ledger, &m_board, &m_trace, m_watchdog.get()};
     m_shutdown = new Shutdown(parts, this);
     m_shutdown->setConfig(m_config.shutdown);
+    m_shutdown->setProcessExitsAfterClose(m_options.processExitsAfterClose);
     connect(m_shutdown, &Shutdown::phaseChanged, this, &ServiceHost::phaseChanged);
     connect(m_shutdown, &Shutdown::completed, this, &ServiceHost::finish);
 
@@ -306,6 +307,11 @@ void ServiceHost::onReload(const QString &source)
     }
     qCInfo(lcConfig).noquote() << u"reloaded %1 (%2): %3 service(s) got a new config"_s
                                       .arg(m_config.sourceFile, source).arg(updated);
+}
+
+bool ServiceHost::closedForFastExit() const
+{
+    return m_finished && m_shutdown->closedForFastExit();
 }
 
 void ServiceHost::finish()

@@ -31,6 +31,10 @@ struct HostOptions
     QString traceFile;   ///< --trace: Chrome trace-event JSON written at exit
     QString dumpFile;    ///< --dump: the ledger as JSON, written on every dump request (SIGUSR1)
     bool printReport = true; ///< write the shutdown report to stderr when the shutdown completes
+    /// The caller ends the process as soon as finished() is emitted, without unwinding (the
+    /// berth executable on POSIX): with shutdown.fastExit, close then leaves idle network
+    /// managers to the exit (closedForFastExit()).
+    bool processExitsAfterClose = false;
 };
 
 class ServiceHost : public QObject
@@ -50,6 +54,9 @@ public:
 
     int exitCode() const { return m_exitCode; }
     bool isFinished() const { return m_finished; }
+    /// Close left idle resources to the process exit: the caller must end the process now
+    /// (platform::exitWithoutTeardown()); destroying the host instead tears them down.
+    bool closedForFastExit() const;
     QString report() const { return m_report; }
     WorkLedger &ledger() { return m_ledger; }
     ServiceRunner *runner(const QString &name) const { return m_byName.value(name); }

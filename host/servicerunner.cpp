@@ -386,8 +386,10 @@ void ServiceRunner::checkDone()
     Q_EMIT done(this);
 }
 
-QList<WorkEntry> ServiceRunner::close()
+QList<WorkEntry> ServiceRunner::close(bool processExits)
 {
+    if (m_context)
+        m_context->setProcessExitsAfterClose(processExits);
     const QList<WorkEntry> leaked = closeResources();
     m_service.reset();
     return leaked;

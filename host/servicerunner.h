@@ -77,8 +77,9 @@ public:
     void abandon(const QString &why);
     void markNeverStarted();
     /// Runs close callbacks, closes the ledger for this service (what is left is leaked) and
-    /// destroys the instance. Returns the leaked entries.
-    QList<WorkEntry> close();
+    /// destroys the instance. Returns the leaked entries. \a processExits: the process ends
+    /// right after the shutdown, so idle network managers are left to the exit (fastExit).
+    QList<WorkEntry> close(bool processExits = false);
     /// Passes a new "config" object (already in config() via setConfig()) to the running service.
     void reload(const QJsonObject &config);
     /// The ledger says this service has no pending work left.

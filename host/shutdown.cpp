@@ -235,6 +235,7 @@ void Shutdown::onRunnerDone(ServiceRunner *r)
 
 void Shutdown::close()
 {
+    m_closedForFastExit = m_processExits && m_config.fastExit;
     // Dependents first, so a service's resources outlive everything that used them.
     for (auto it = m_parts.order.crbegin(); it != m_parts.order.crend(); ++it) {
         ServiceRunner *r = *it;
@@ -244,7 +245,7 @@ void Shutdown::close()
             m_forced = true;
             m_forcedWhy = r->name() + u": " + r->failure();
         }
-        const auto leaked = r->close();
+        const auto leaked = r->close(m_closedForFastExit);
         for (const auto &e : leaked)
             qCWarning(lcShutdown).noquote() << u"leaked: "_s + WorkLedger::describe(e, now());
         if (!leaked.isEmpty() && !m_forced) {

@@ -44,6 +44,11 @@ public:
     ~Shutdown() override;
 
     void setConfig(const ShutdownConfig &config) { m_config = config; }
+    /// The process ends as soon as the shutdown completes (the berth executable): with
+    /// shutdown.fastExit, close leaves what is idle (network sessions' managers) to the exit.
+    void setProcessExitsAfterClose(bool exits) { m_processExits = exits; }
+    /// Close ran for an exit without teardown (see setProcessExitsAfterClose()).
+    bool closedForFastExit() const { return m_closedForFastExit; }
     /// The deadline for \a reason: the configured one, shortened by the platform's own limit.
     Millis effectiveDeadline(const StopReason &reason) const;
 
@@ -87,6 +92,8 @@ private:
     QSet<ServiceRunner *> m_done;
     QList<WorkEntry> m_leaked;
     bool m_forced = false;
+    bool m_processExits = false;
+    bool m_closedForFastExit = false;
     QString m_forcedWhy;
 };
 

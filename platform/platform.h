@@ -37,6 +37,15 @@ std::function<void()> childProcessModifier();
 
 /// Short name of the platform for logs and `berth --version`: "posix", "windows".
 const char *name();
+/// Whether exitWithoutTeardown() can end this process safely. POSIX: yes (_exit() runs no code
+/// of ours or of Qt's). Windows: no, the executable unwinds as usual (ExitProcess() still runs
+/// every DLL's detach code, Qt's static destructors among them, beside threads it cut short).
+bool canExitWithoutTeardown();
+/// Ends the process with \a code at once, running no destructor and no atexit handler: C stdio
+/// is flushed first (and in a LeakSanitizer build, the leak check runs), then the kernel closes
+/// the sockets and files and frees the memory. For the executable, once the host has finished
+/// and everything that needs flushing was flushed in close. Only where canExitWithoutTeardown().
+[[noreturn]] void exitWithoutTeardown(int code);
 
 /// `berth run --service`: connects this process to the platform's service manager as service
 /// \a serviceName (Windows: the SCM; its control dispatcher gets a thread of its own) and

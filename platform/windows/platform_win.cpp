@@ -16,6 +16,8 @@
 #include <QtCore/QWinEventNotifier>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 
 using namespace Qt::StringLiterals;
 
@@ -90,6 +92,17 @@ std::unique_ptr<QObject> installStopSources(Lifetime &lifetime)
 std::function<void()> childProcessModifier()
 {
     return {};   // nothing to undo: earlyInit() blocks no signals here
+}
+
+bool canExitWithoutTeardown()
+{
+    return false;   // see platform.h: the executable unwinds
+}
+
+void exitWithoutTeardown(int code)
+{
+    std::fflush(nullptr);
+    std::_Exit(code);   // not reached: runApplication() asks canExitWithoutTeardown() first
 }
 
 const char *name()

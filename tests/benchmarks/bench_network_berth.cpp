@@ -121,8 +121,9 @@ void prepareServer(HttpFixture &server)
 }
 
 /// SIGTERM while 1 000 polls of 200 ms are pending: every one completes, none starts late.
-double drainRun(HttpFixture &server, E2e &e, bool bare)
+double drainRun(HttpFixture &server, E2e &e, Drainer who)
 {
+    const bool bare = who == Drainer::Bare;
     prepareServer(server);
     Child berth(bare ? QCoreApplication::applicationFilePath() : QStringLiteral(BERTH_BINARY));
     const QString out = berth.path(u"polls.jsonl"_s);
@@ -130,7 +131,9 @@ double drainRun(HttpFixture &server, E2e &e, bool bare)
         berth.start({u"--role=floor"_s, server.url(u"/delay?ms=200"_s).toString()});
     } else {
         berth.run(pollerConfig(server.url(u"/delay?ms=200"_s),
-                               R"({"deadline": "10s", "drain": "5s", "cancel": "2s", "reserve": "250ms"})", out,
+                               who == Drainer::BerthTeardown
+                                   ? R"({"deadline": "10s", "drain": "5s", "cancel": "2s", "reserve": "250ms", "fastExit": false})"
+                                   : R"({"deadline": "10s", "drain": "5s", "cancel": "2s", "reserve": "250ms"})", out,
                                drainConcurrency()));
         if (!berth.waitReady())
             qFatal("berth did not start: %s", qPrintable(berth.stdErr().right(2000)));
@@ -142,7 +145,7 @@ double drainRun(HttpFixture &server, E2e &e, bool bare)
         qFatal("drain: polling did not start (received %lld, peak open %d)", server.requestsReceived(),
                server.peakConnectionsOpen());
     waitForEvents(300);
-    if (!bare)
+    if (who == Drainer::Berth)
         e.pendingAtSignal.push_back(server.pendingResponses());
     const double childBefore = childCpuUs(), taskBefore = taskCpuUs(berth.pid());
     const double selfBefore = selfCpuUs();
@@ -154,7 +157,8 @@ double drainRun(HttpFixture &server, E2e &e, bool bare)
     const double ms = double(t.nsecsElapsed()) / 1e6;
     const double drainCpu = (childCpuUs() - childBefore - taskBefore) / 1000, serverCpu = (selfCpuUs() - selfBefore) / 1000;
     if (qEnvironmentVariableIsSet("BENCH_CPU"))
-        std::fprintf(stderr, "cpu %s: %.0f ms wall, client %.1f ms, server+bench %.1f ms\n", bare ? "bare" : "berth", ms, drainCpu, serverCpu);
+        std::fprintf(stderr, "cpu %s: %.0f ms wall, client %.1f ms, server+bench %.1f ms\n",
+                     bare ? "bare" : who == Drainer::Berth ? "berth" : "berth-teardown", ms, drainCpu, serverCpu);
     if (qEnvironmentVariableIsSet("BENCH_VERBOSE"))
         std::fprintf(stderr, "--- drain run, %.0f ms:\n%s\n", ms, qPrintable(berth.stdErr().right(3000)));
     waitUntil([&] { return server.requestsCompleted() + server.requestsAbandoned() + server.requestsAborted()
@@ -166,8 +170,13 @@ double drainRun(HttpFixture &server, E2e &e, bool bare)
     // would arrive). The latest arrival is reported.
     const auto late = std::count_if(arrivals.cbegin(), arrivals.cend(), [&](qint64 a) { return a > signalAt + 100; });
     const qint64 latest = arrivals.isEmpty() ? 0 : *std::max_element(arrivals.cbegin(), arrivals.cend()) - signalAt;
-    (bare ? e.bareLatestArrival : e.latestArrival).push_back(double(latest));
-    (bare ? e.bareOwnMs : e.ownMs).push_back(ms - double(std::max<qint64>(latest, 0) + 200));
+    const double own = ms - double(std::max<qint64>(latest, 0) + 200);
+    if (who == Drainer::BerthTeardown) {
+        e.teardownOwnMs.push_back(own);
+    } else {
+        (bare ? e.bareLatestArrival : e.latestArrival).push_back(double(latest));
+        (bare ? e.bareOwnMs : e.ownMs).push_back(own);
+    }
     // The bare reference stops sending only when its event loop sees the signal: its late
     // arrivals are shown (latest arrival), not counted as a failure of the run.
     if (code != 0 || server.requestsAbandoned() || server.requestsAborted() || (late && !bare)) {

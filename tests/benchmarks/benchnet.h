@@ -152,6 +152,8 @@ struct E2e
     /// Exit after the last answer could have come: the drain time less (the latest arrival at
     /// the server after the signal, or 0, + the 200 ms every request waits there).
     std::vector<double> ownMs, bareOwnMs;
+    /// The same drain with "fastExit": false: close tears the 1 000 connections down itself.
+    std::vector<double> teardownDrainMs, teardownOwnMs;
     bool ok = true;
     QStringList problems;
 };
@@ -167,7 +169,9 @@ AbortTimes measureAbort(berth::HttpFixture &server, const QUrl &never, int round
 // bench_network_berth.cpp: the real berth binary, its bare-Qt floor, the server in a process.
 int floorChild(const QUrl &url);
 void prepareServer(berth::HttpFixture &server);
-double drainRun(berth::HttpFixture &server, E2e &e, bool bare = false);
+/// Who drains: berth (fastExit, the default), berth with "fastExit": false, or bare Qt.
+enum class Drainer { Berth, BerthTeardown, Bare };
+double drainRun(berth::HttpFixture &server, E2e &e, Drainer who = Drainer::Berth);
 double deadlineRun(berth::HttpFixture &server, E2e &e);
 std::unique_ptr<Child> startServerProcess(QUrl *base);
 

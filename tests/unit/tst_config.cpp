@@ -186,6 +186,10 @@ void TestConfig::validationErrors_data()
   "shutdown": { "deadline": "1s", "reserve": "1s" },
   "services": [ { "name": "a", "type": "chaos" } ]
 })", 2, 46, u"shutdown.reserve"_s, u"reserve 1s must be less than deadline 1s"_s);
+    row("fastExit must be a boolean", R"({
+  "shutdown": { "fastExit": "yes" },
+  "services": [ { "name": "a", "type": "chaos" } ]
+})", 2, 29, u"shutdown.fastExit"_s, u"expected a boolean, got a string"_s);
     row("phase budgets exceeding the deadline name the numbers", R"({
   "shutdown": { "drain": "8s", "cancel": "5s" },
   "services": [ { "name": "a", "type": "chaos" } ]
@@ -280,6 +284,7 @@ void TestConfig::defaultsApplied()
     QCOMPARE(s.drain, defaults.drain);
     QCOMPARE(s.cancel, defaults.cancel);
     QCOMPARE(s.reserve, defaults.reserve);
+    QVERIFY(s.fastExit);
     QCOMPARE(result.config.services.size(), 1);
     const ServiceConfig &svc = result.config.services.first();
     const ServiceConfig expected;
@@ -299,7 +304,8 @@ void TestConfig::defaultsApplied()
 void TestConfig::allServiceKeysRead()
 {
     const ConfigResult result = parse(R"({
-  "shutdown": { "deadline": "30s", "intakeDelay": "5s", "drain": "10s", "cancel": "4s", "reserve": "1s" },
+  "shutdown": { "deadline": "30s", "intakeDelay": "5s", "drain": "10s", "cancel": "4s", "reserve": "1s",
+                "fastExit": false },
   "services": [
     { "name": "db", "type": "chaos" },
     { "name": "api-1.v2_x", "type": "chaos", "after": ["db"], "startTimeout": "2m",
@@ -315,6 +321,7 @@ void TestConfig::allServiceKeysRead()
     QCOMPARE(s.drain, Millis(10000));
     QCOMPARE(s.cancel, Millis(4000));
     QCOMPARE(s.reserve, Millis(1000));
+    QVERIFY(!s.fastExit);
     const ServiceConfig &svc = result.config.services.at(1);
     QCOMPARE(svc.name, u"api-1.v2_x"_s);
     QCOMPARE(svc.after, QStringList{u"db"_s});

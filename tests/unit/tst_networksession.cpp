@@ -43,6 +43,7 @@ private Q_SLOTS:
     void drainCancelsDirectRequestsQtHeldBack();
     void abortAllAbortsWhatIsInFlight();
     void closeReportsUndeletedReplyAsLeakWithoutCrash();
+    void closeForProcessExitKeepsIdleConnectionsAndRefuses();
     void replyDeletedWhileRunningCountsAsCancelled();
     void concurrencyCapQueuesInTheSession();
     void manyConnectionsToOneHostAreReallyOpen();
@@ -284,6 +285,47 @@ void TestNetworkSession::closeReportsUndeletedReplyAsLeakWithoutCrash()
     QVERIFY(kept->url().isValid());
     delete kept;
     s.reset();
+}
+
+void TestNetworkSession::closeForProcessExitKeepsIdleConnectionsAndRefuses()
+{
+    // shutdown.fastExit: the process ends right after close, so close leaves the idle managers
+    // (and their keep-alive connections) to the exit. The session is closed all the same: a
+    // manager pointer a service kept refuses, and nothing more reaches the server. Where the
+    // process goes on after all, destroying the session tears them down.
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.maxConcurrent = 12;
+    o.connectionsPerHost = 12;
+    auto s = std::make_unique<NetworkSession>(Svc, &ledger, o);
+    const Outcomes outs = getMany(*s, 12, m_server->url(u"/delay?ms=100"_s));
+    QNetworkAccessManager *direct = s->manager();
+    QNetworkReply *first = direct->get(QNetworkRequest(m_server->url(u"/fast"_s)));
+    QTRY_VERIFY_WITH_TIMEOUT(allDone(outs) && first->isFinished(), 10000);
+    delete first;
+    QCOMPARE(m_server->requestsCompleted(), 13);
+    QCOMPARE(m_server->connectionsOpen(), 13);   // keep-alive: open and idle
+    s->close(NetworkSession::Teardown::AtProcessExit);
+    QCOMPARE(s->state(), NetworkSession::State::Closed);
+    QCOMPARE(s->managerCount(), 0);
+    QCOMPARE(ledger.activeCount(Svc), 0);
+    QTest::qWait(200);
+    QCOMPARE(m_server->connectionsOpen(), 13);   // left to the exit, not closed one by one
+    // The kept manager takes nothing new: refused with the session's words, never sent.
+    QNetworkReply *late = direct->get(QNetworkRequest(m_server->url(u"/fast"_s)));
+    QSignalSpy lateDone(late, &QNetworkReply::finished);
+    QVERIFY(lateDone.wait(5000));
+    QCOMPARE(late->error(), QNetworkReply::OperationCanceledError);
+    QVERIFY2(late->errorString().contains(u"is closed and takes no new requests"_s), qPrintable(late->errorString()));
+    const auto call = watch(s->get(QNetworkRequest(m_server->url(u"/fast"_s))));
+    QTRY_VERIFY(call->done);
+    QVERIFY2(call->errorString.contains(u"host is stopping"_s), qPrintable(call->errorString));
+    QCOMPARE(m_server->requestsReceived(), 13);
+    QCOMPARE(ledger.activeCount(Svc), 0);
+    delete late;
+    // The process went on after all (a test, an embedding program): the destructor closes them.
+    s.reset();
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->connectionsOpen(), 0, 10000);
 }
 
 void TestNetworkSession::replyDeletedWhileRunningCountsAsCancelled()

@@ -87,6 +87,13 @@ class NetworkSession : public QObject
 public:
     enum class State { Open, Draining, Aborting, Closed };
     Q_ENUM(State)
+    /// What close() does with the managers once nothing of theirs is in flight.
+    enum class Teardown {
+        Now,           ///< delete them: each joins its HTTP thread, which closes its connections
+        AtProcessExit  ///< keep them, idle and refusing, until the session is destroyed: the
+                       ///< process is about to end without unwinding, and the kernel closes the
+                       ///< connections (shutdown.fastExit)
+    };
 
     NetworkSession(const QString &service, WorkLedger *ledger, const NetworkOptions &options,
                    QObject *parent = nullptr);
@@ -135,8 +142,8 @@ public:
     /// cancel: abort everything in flight.
     void abortAll();
     /// close: abort what is left, flush the cookie jar, report replies never deleted as leaks,
-    /// destroy the managers.
-    void close();
+    /// and tear the managers down as \a teardown says. Closed either way: nothing is sent after.
+    void close(Teardown teardown = Teardown::Now);
     /// Updates the ledger's "bytes so far" of the calls in flight (WorkLedger::refresh()).
     void refreshProgress();
 

@@ -76,6 +76,9 @@ public:
     void setConfig(const QJsonObject &config);
     /// \a earlyStop: see NetworkSession::setEarlyStop().
     void setNetworkOptions(const NetworkOptions &options, const std::atomic<int> *earlyStop = nullptr);
+    /// The process ends right after this close: sessions leave their idle managers to the exit
+    /// (NetworkSession::Teardown::AtProcessExit) instead of tearing their connections down.
+    void setProcessExitsAfterClose(bool exits);
     QStringList runCloseCallbacks(); ///< returns what the callbacks threw
     void resetToken();
 
