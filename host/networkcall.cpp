@@ -63,9 +63,7 @@ void NetworkCall::abort()
 
 void NetworkSession::Private::cancelQueued(NetworkCall *call, const QString &why)
 {
-    auto it = std::find(queue.begin(), queue.end(), call);
-    if (it != queue.end())
-        queue.erase(it);
+    queue.remove(call);
     call->d->queued = false;
     call->d->cancelled = true;
     if (call->d->error == QNetworkReply::NoError || !call->d->sent) {
@@ -100,6 +98,16 @@ void NetworkSession::Private::finishCall(NetworkCall *call)
     call->deleteLater();
 }
 
+void NetworkSession::Private::CallQueue::count(NetworkCall *call, int delta)
+{
+    const size_t host = size_t(call->d->hostId);
+    if (m_perHost.size() <= host)
+        m_perHost.resize(host + 1, 0);
+    const int before = m_perHost[host];
+    m_perHost[host] += delta;
+    m_hosts += (before == 0) - (m_perHost[host] == 0);
+}
+
 bool NetworkSession::Private::refill()
 {
     if (options.ratePerSecond <= 0)
@@ -123,24 +131,26 @@ void NetworkSession::Private::pump()
         if (!refill())
             break;
         // The first call whose host has a free slot; look a little past a saturated host so
-        // one slow host does not hold up the others.
+        // one slow host does not hold up the others, and no further once every host with
+        // calls waiting has been found without room.
         auto pick = queue.end();
         std::pair<TrackedManager *, int> slot{nullptr, 0};
+        const quint32 pass = ++pumpPass;
         int looked = 0;
-        int full = -1;   // a host just found without room: the calls behind it are often for it too
+        int blocked = 0;
         for (auto it = queue.begin(); it != queue.end() && looked < 64; ++it, ++looked) {
-            const int host = (*it)->d->hostId;
-            if (host == full)
+            const size_t host = size_t((*it)->d->hostId);
+            if (blockedIn.size() <= host)
+                blockedIn.resize(host + 1, 0);
+            if (blockedIn[host] == pass)
                 continue;
-            if (hostInFlight[size_t(host)] >= perHostLimit) {
-                full = host;
-                continue;
-            }
-            if ((slot = pickSlot(host)).first) {
+            if (hostInFlight[host] < perHostLimit && (slot = pickSlot(int(host))).first) {
                 pick = it;
                 break;
             }
-            full = host;
+            blockedIn[host] = pass;
+            if (++blocked == queue.hosts())
+                break;
         }
         if (pick == queue.end())
             break;

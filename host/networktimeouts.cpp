@@ -139,8 +139,7 @@ void NetworkSession::Private::expire(NetworkCall *call)
     }
     QString state;
     if (cd->queued) {
-        if (const auto it = std::find(queue.begin(), queue.end(), call); it != queue.end())
-            queue.erase(it);
+        queue.remove(call);
         cd->queued = false;
         state = cd->attempts == 0 ? u"never sent: it waited in the session's queue"_s
                                   : u"%1 attempt(s), the next one waiting for a free connection"_s.arg(cd->attempts);

@@ -167,6 +167,8 @@ int main(int argc, char **argv)
         return memoryChild(QUrl(QString::fromLatin1(argv[2])), argc > 3 ? std::max(1, atoi(argv[3])) : 3);
     if (argc > 2 && qstrcmp(argv[1], "--role=connections") == 0)
         return connectionsChild(QUrl(QString::fromLatin1(argv[2])));
+    if (argc > 3 && qstrcmp(argv[1], "--role=calls") == 0)
+        return callsChild(argv[2], atoi(argv[3]));
     if (argc > 2 && qstrcmp(argv[1], "--role=floor") == 0)
         return floorChild(QUrl(QString::fromLatin1(argv[2])));
 

@@ -13,6 +13,13 @@
 #include <QtNetwork/QNetworkProxy>
 #include <QtNetwork/QNetworkReply>
 
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define BENCH_TOGGLE_COLLECT() CALLGRIND_TOGGLE_COLLECT
+#else
+#define BENCH_TOGGLE_COLLECT() qFatal("built without valgrind/callgrind.h: install valgrind and rebuild")
+#endif
+
 #include <algorithm>
 #include <cstdio>
 #include <functional>
@@ -388,6 +395,34 @@ AbortTimes measureAbort(HttpFixture &server, const QUrl &never, int rounds)
         }
     }
     return out;
+}
+
+// ---- 5. instructions per request (child role "calls", run under callgrind by run.sh) -----------
+
+/// \a n GETs to /fast at 64 concurrent, after a warm-up, through \a variant: "bare" (a plain
+/// manager, as the throughput part's reference), "send" or "direct" (manager()->get()). Only
+/// the timed requests are counted (callgrind --collect-atstart=no), on this thread.
+int callsChild(const QByteArray &variant, int n)
+{
+    if (variant != "bare" && variant != "send" && variant != "direct")
+        qFatal("--role=calls: unknown variant \"%s\" (bare, send or direct)", variant.constData());
+    HttpFixture server;
+    if (!server.startInThread())
+        qFatal("server: %s", qPrintable(server.errorString()));
+    const QNetworkRequest request = requestFor(server.url(u"/fast"_s));
+    WorkLedger ledger;
+    NetworkSession session(u"bench"_s, &ledger, sessionOptions(64, 6));
+    QNetworkAccessManager bareManager;
+    const StartOne one = variant == "send" ? sendGet(&session, request)
+                         : variant == "direct" ? directGet(&session, request)
+                                               : bareGet({Pool(&bareManager, request)});
+    rate(256, 64, one);
+    BENCH_TOGGLE_COLLECT();
+    rate(n, 64, one);
+    BENCH_TOGGLE_COLLECT();
+    std::printf("%s: %d requests, errors %d\n", variant.constData(), n, g_errors);
+    session.close();
+    return g_errors == 0 ? 0 : 1;
 }
 
 } // namespace benchnet

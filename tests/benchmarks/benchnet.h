@@ -164,6 +164,7 @@ struct E2e
 Throughput measureThroughput(const QUrl &fast, int rounds, int perRound);
 int memoryChild(const QUrl &never, int rounds);
 int connectionsChild(const QUrl &never);
+int callsChild(const QByteArray &variant, int n);
 AbortTimes measureAbort(berth::HttpFixture &server, const QUrl &never, int rounds);
 
 // bench_network_berth.cpp: the real berth binary, its bare-Qt floor, the server in a process.

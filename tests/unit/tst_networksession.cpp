@@ -46,6 +46,7 @@ private Q_SLOTS:
     void closeForProcessExitKeepsIdleConnectionsAndRefuses();
     void replyDeletedWhileRunningCountsAsCancelled();
     void concurrencyCapQueuesInTheSession();
+    void aFullHostDoesNotHoldUpAnother();
     void manyConnectionsToOneHostAreReallyOpen();
     void rateLimitSpacesRequests();
 
@@ -356,6 +357,39 @@ void TestNetworkSession::concurrencyCapQueuesInTheSession()
     QTRY_VERIFY_WITH_TIMEOUT(allDone(outs), 20000);
     QVERIFY2(m_server->peakConnectionsOpen() <= 4, qPrintable(QString::number(m_server->peakConnectionsOpen())));
     QCOMPARE(m_server->requestsCompleted(), 12);
+}
+
+void TestNetworkSession::aFullHostDoesNotHoldUpAnother()
+{
+    // The queue counts its calls per host: a host without room is passed over, and the calls
+    // behind it for another host go out, in both orders; each host keeps its own limit.
+    WorkLedger ledger;
+    NetworkOptions o = quickOptions();
+    o.maxConcurrent = 20;
+    o.connectionsPerHost = 2;
+    NetworkSession s(Svc, &ledger, o);
+    QNetworkRequest other(m_server->url(u"/delay?ms=50"_s));
+    other.setPeerVerifyName(u"other.invalid"_s);   // plain HTTP: another host key, the same server
+    Outcomes early;
+    for (int i = 0; i < 3; ++i)
+        early.push_back(watch(s.send(other)));
+    const Outcomes stuck = getMany(s, 6, m_server->url(u"/never"_s));
+    Outcomes late;
+    for (int i = 0; i < 5; ++i)
+        late.push_back(watch(s.send(other)));
+    QTRY_VERIFY_WITH_TIMEOUT(allDone(early) && allDone(late), 10000);
+    for (const auto &out : early + late)
+        QCOMPARE(out->status, 200);
+    QCOMPARE(m_server->requestsCompleted(), 8);
+    QVERIFY2(m_server->peakConnectionsOpen() <= 4, qPrintable(QString::number(m_server->peakConnectionsOpen())));
+    // The full host: 2 in flight, 4 still waiting in the session's queue, never sent.
+    QCOMPARE(m_server->requestsReceived(u"/never"_s), 2);
+    QCOMPARE(s.inFlight(), 2);
+    QCOMPARE(s.queued(), 4);
+    s.abortAll();
+    QTRY_VERIFY(allDone(stuck));
+    QCOMPARE(ledger.activeCount(Svc), 0);
+    QCOMPARE(m_server->requestsReceived(u"/never"_s), 2);
 }
 
 void TestNetworkSession::manyConnectionsToOneHostAreReallyOpen()
