@@ -370,13 +370,15 @@ void TestNetworkSession::aFullHostDoesNotHoldUpAnother()
     NetworkSession s(Svc, &ledger, o);
     QNetworkRequest other(m_server->url(u"/delay?ms=50"_s));
     other.setPeerVerifyName(u"other.invalid"_s);   // plain HTTP: another host key, the same server
-    Outcomes early;
-    for (int i = 0; i < 3; ++i)
-        early.push_back(watch(s.send(other)));
+    const auto sendOther = [&](int n) {
+        Outcomes outs;
+        for (int i = 0; i < n; ++i)
+            outs.push_back(watch(s.send(other)));
+        return outs;
+    };
+    const Outcomes early = sendOther(3);
     const Outcomes stuck = getMany(s, 6, m_server->url(u"/never"_s));
-    Outcomes late;
-    for (int i = 0; i < 5; ++i)
-        late.push_back(watch(s.send(other)));
+    const Outcomes late = sendOther(5);
     QTRY_VERIFY_WITH_TIMEOUT(allDone(early) && allDone(late), 10000);
     for (const auto &out : early + late)
         QCOMPARE(out->status, 200);
