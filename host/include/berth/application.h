@@ -19,7 +19,9 @@ class ServiceRegistry;
 ///   }
 /// \endcode
 /// Call it first thing in main(): it prepares signal handling before any thread exists and
-/// creates the QCoreApplication itself. Returns the process exit code (0, 1, 2 or 3).
+/// creates the QCoreApplication itself. Returns the process exit code (0, 1, 2 or 3), except
+/// after `run` on POSIX with shutdown.fastExit (the default): once the shutdown's report is
+/// written the process ends there, with that code, and nothing after this call runs.
 int runApplication(int argc, char **argv,
                    const std::function<void(ServiceRegistry &)> &registerTypes = {});
 
