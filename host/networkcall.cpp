@@ -98,16 +98,6 @@ void NetworkSession::Private::finishCall(NetworkCall *call)
     call->deleteLater();
 }
 
-void NetworkSession::Private::CallQueue::count(NetworkCall *call, int delta)
-{
-    const size_t host = size_t(call->d->hostId);
-    if (m_perHost.size() <= host)
-        m_perHost.resize(host + 1, 0);
-    const int before = m_perHost[host];
-    m_perHost[host] += delta;
-    m_hosts += (before == 0) - (m_perHost[host] == 0);
-}
-
 bool NetworkSession::Private::refill()
 {
     if (options.ratePerSecond <= 0)
@@ -135,26 +125,21 @@ void NetworkSession::Private::pump()
         // calls waiting has been found without room.
         auto pick = queue.end();
         std::pair<TrackedManager *, int> slot{nullptr, 0};
-        const quint32 pass = ++pumpPass;
+        queue.beginPass();
         int looked = 0;
-        int blocked = 0;
         for (auto it = queue.begin(); it != queue.end() && looked < 64; ++it, ++looked) {
-            const size_t host = size_t((*it)->d->hostId);
-            if (blockedIn.size() <= host)
-                blockedIn.resize(host + 1, 0);
-            if (blockedIn[host] == pass)
+            if (queue.isBlocked(it->host))
                 continue;
-            if (hostInFlight[host] < perHostLimit && (slot = pickSlot(int(host))).first) {
+            if (hostInFlight[size_t(it->host)] < perHostLimit && (slot = pickSlot(it->host)).first) {
                 pick = it;
                 break;
             }
-            blockedIn[host] = pass;
-            if (++blocked == queue.hosts())
+            if (queue.block(it->host))
                 break;
         }
         if (pick == queue.end())
             break;
-        NetworkCall *call = *pick;
+        NetworkCall *call = pick->call;
         queue.erase(pick);
         if (options.ratePerSecond > 0)
             tokens -= 1.0;
@@ -369,7 +354,7 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
             waiting.removeOne(call);
             call->d->queued = true;
             ledger->update(call->d->ledgerId, KindQueued, call->d->where);
-            queue.push_front(call);   // its turn came long ago
+            queue.push_front(call, call->d->hostId);   // its turn came long ago
             pump();
         });
     }
@@ -431,7 +416,7 @@ NetworkCall *NetworkSession::send(const QNetworkRequest &request, const QByteArr
     if (const auto budget = options.deadline.count() > 0 ? options.deadline : d->options.callTimeout; budget.count() > 0)
         d->watchDeadline(call, budget);
     cd->queued = true;
-    d->queue.push_back(call);
+    d->queue.push_back(call, cd->hostId);
     d->pump();
     return call;
 }

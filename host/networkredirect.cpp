@@ -50,7 +50,7 @@ bool NetworkSession::Private::followRedirect(NetworkCall *call, QNetworkReply *r
     ledger->update(cd->ledgerId, KindQueued, u"%1 (redirect %2)"_s.arg(next).arg(cd->redirects));
     if (sending()) {
         cd->queued = true;
-        queue.push_front(call);
+        queue.push_front(call, cd->hostId);
         pump();
         return true;
     }

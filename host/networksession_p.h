@@ -1,13 +1,15 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // Private to the network session's files (networksession.cpp: the lifecycle and the public API;
 // networkmanagers.cpp: the managers, lanes and reply tracking; networkcall.cpp: send(), the
-// queue, limits, retries and redirects; networktimeouts.cpp: the stall sweep and call
+// queue (callqueue_p.h), limits, retries and redirects; networktimeouts.cpp: the stall sweep and call
 // deadlines; networkutil.cpp: redaction, Retry-After, backoff, redirect rules;
 // networkproxy.cpp: the proxy plan). Not installed.
 #pragma once
 
 #include <berth/networksession.h>
 #include <berth/workledger.h>
+
+#include "callqueue_p.h"
 
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QHash>
@@ -269,36 +271,6 @@ static_assert(sizeof(ReplyRec) <= 40, "ReplyRec is kept small: one per reply in 
 
 struct NetworkSession::Private
 {
-    /// The session's queue of calls waiting for a connection, which also counts how many wait for
-    /// each host: pump() stops looking as soon as every host with waiting calls has been found
-    /// without room (one busy host with 1 000 calls behind it costs a look at one call, not 64).
-    /// A call's hostId must not change while it is queued.
-    class CallQueue
-    {
-    public:
-        using const_iterator = std::deque<NetworkCall *>::const_iterator;
-        bool empty() const { return m_calls.empty(); }
-        size_t size() const { return m_calls.size(); }
-        NetworkCall *front() const { return m_calls.front(); }
-        const_iterator begin() const { return m_calls.cbegin(); }
-        const_iterator end() const { return m_calls.cend(); }
-        int hosts() const { return m_hosts; }   ///< hosts with at least one call waiting
-        void push_back(NetworkCall *call) { count(call, 1); m_calls.push_back(call); }
-        void push_front(NetworkCall *call) { count(call, 1); m_calls.push_front(call); }
-        void erase(const_iterator it) { count(*it, -1); m_calls.erase(it); }
-        void remove(NetworkCall *call)
-        {
-            if (const auto it = std::find(m_calls.cbegin(), m_calls.cend(), call); it != m_calls.cend())
-                erase(it);
-        }
-
-    private:
-        void count(NetworkCall *call, int delta);   // networkcall.cpp
-        std::deque<NetworkCall *> m_calls;
-        std::vector<int> m_perHost;
-        int m_hosts = 0;
-    };
-
     NetworkSession *q = nullptr;
     QString service;
     WorkLedger *ledger = nullptr;
@@ -340,10 +312,7 @@ struct NetworkSession::Private
     std::vector<int> hostSettleMs;
     std::vector<int> hostInFlight;        ///< by host id: requests Qt holds (sent or not)
     int inFlight = 0;
-    CallQueue queue;
-    /// pump(): hosts found without room in the current look at the queue (== pumpPass).
-    std::vector<quint32> blockedIn;
-    quint32 pumpPass = 0;
+    CallQueue queue;                      ///< calls waiting for a connection (callqueue_p.h)
     QList<NetworkCall *> waiting;         ///< calls between attempts
     bool closing = false;                 ///< close() moves replies away from the managers
     NetworkCall *dispatching = nullptr;   ///< set while send() hands a request to a manager

@@ -31,6 +31,15 @@ inline NetworkOptions quickOptions()
     return o;
 }
 
+/// quickOptions() with the session's limits: \a maxConcurrent in flight, \a connectionsPerHost to one host.
+inline NetworkOptions quickOptions(int maxConcurrent, int connectionsPerHost)
+{
+    NetworkOptions o = quickOptions();
+    o.maxConcurrent = maxConcurrent;
+    o.connectionsPerHost = connectionsPerHost;
+    return o;
+}
+
 /// Waits for a call's finished() (the call deletes itself afterwards: read it in the handler).
 struct Outcome
 {

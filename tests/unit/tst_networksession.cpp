@@ -295,9 +295,7 @@ void TestNetworkSession::closeForProcessExitKeepsIdleConnectionsAndRefuses()
     // manager pointer a service kept refuses, and nothing more reaches the server. Where the
     // process goes on after all, destroying the session tears them down.
     WorkLedger ledger;
-    NetworkOptions o = quickOptions();
-    o.maxConcurrent = 12;
-    o.connectionsPerHost = 12;
+    const NetworkOptions o = quickOptions(12, 12);
     auto s = std::make_unique<NetworkSession>(Svc, &ledger, o);
     const Outcomes outs = getMany(*s, 12, m_server->url(u"/delay?ms=100"_s));
     QNetworkAccessManager *direct = s->manager();
@@ -364,9 +362,7 @@ void TestNetworkSession::aFullHostDoesNotHoldUpAnother()
     // The queue counts its calls per host: a host without room is passed over, and the calls
     // behind it for another host go out, in both orders; each host keeps its own limit.
     WorkLedger ledger;
-    NetworkOptions o = quickOptions();
-    o.maxConcurrent = 20;
-    o.connectionsPerHost = 2;
+    const NetworkOptions o = quickOptions(20, 2);
     NetworkSession s(Svc, &ledger, o);
     QNetworkRequest other(m_server->url(u"/delay?ms=50"_s));
     other.setPeerVerifyName(u"other.invalid"_s);   // plain HTTP: another host key, the same server
@@ -399,9 +395,7 @@ void TestNetworkSession::manyConnectionsToOneHostAreReallyOpen()
     // Qt 6.4 allows 6 connections per host per pool: 300 need 50 pools, which are lanes of a
     // few managers (HTTP threads: one per core, one per 128 connections), not 50 managers.
     WorkLedger ledger;
-    NetworkOptions o = quickOptions();
-    o.maxConcurrent = 300;
-    o.connectionsPerHost = 300;
+    const NetworkOptions o = quickOptions(300, 300);
     NetworkSession s(Svc, &ledger, o);
     const Outcomes outs = getMany(s, 300, m_server->url(u"/never"_s));
     QCOMPARE(s.inFlight(), 300);
