@@ -195,7 +195,6 @@ void NetworkSession::Private::dispatch(NetworkCall *call, TrackedManager *m, int
     dispatching = nullptr;
     dispatchingLane = 0;
     cd->reply = reply;   // progress is read on demand (refreshProgress, sweepStalls), not per signal
-    cd->laneEndedAtDispatch = m->laneOf(cd->hostId, lane).ended;
     cd->progress = -1;
     cd->progressAt = clock.elapsed();
     // The size cap is the sweep's too, at least every CapSweepMs while a capped call is in flight

@@ -131,8 +131,9 @@ struct Lane
     /// 2 of 8 runs: 12 streams within 18 ms against a limit of 10, and the server closed the
     /// connection; over a 300 ms round trip, in every run). Probes wait for it.
     bool settled = false;
-    /// Streams of the pool that ended after Qt wrote them: a request Qt still holds while others
-    /// came and went was not waiting for a connection (sweepStalls).
+    /// Streams of the pool that ended after Qt wrote them: a pool that has carried streams is
+    /// past its first connection, so a request Qt holds there with nothing else in flight for
+    /// the grace is held for ever after a GOAWAY, not waiting for a handshake (sweepStalls).
     int ended = 0;
     qint64 lastEndedAt = -1;   ///< session clock (ms) when the last of them ended
     qint64 firstSentAt = -1;   ///< session clock (ms) of Qt's first write on the pool
@@ -235,7 +236,6 @@ struct NetworkCall::Private
             + u"; it was never processed (the retry policy sends it again while attempts remain)"_s;
     }
     bool repeatable = false;    ///< idempotent, or retryNonIdempotent: any transient failure is retried
-    int laneEndedAtDispatch = 0;   ///< its pool's Lane::ended when the attempt was handed to Qt
     qint64 cap = 0;             ///< the largest body it takes in (maxResponseSize); 0: none
     qint64 overCap = -1;        ///< the size cap ended it: what the answer announced or had sent
     /// Ends the call as over its deadline: \a state says where it was.

@@ -34,13 +34,14 @@ void NetworkSession::Private::sweepStalls()
             continue;
         const Lane *pool = it->unsent && hostProto[size_t(it->hostId)] == Proto::Http2 ? poolOf(*it) : nullptr;
         if (pool) {
-            // Held back by Qt on a pool that has had nothing else in flight for the grace, and
-            // whose streams ended while it waited: Qt waits for no stream of the server's and
-            // for no new connection, and after a GOAWAY Qt 6.4 holds such requests for ever.
-            // Taken back, it goes out again.
+            // Held back by Qt for the grace on a pool that has carried streams and has had
+            // nothing else in flight since: Qt waits for no stream of the server's, and after a
+            // GOAWAY Qt 6.4 holds such requests for ever, also those handed over after the
+            // pool's last stream ended (the end that freed the room for them). Taken back, it
+            // goes out again. (progressAt: when it was handed over, or its first sweep.)
             watching = true;
-            if (pool->load == pool->unsent && pool->ended > cd->laneEndedAtDispatch
-                && now - pool->lastEndedAt >= heldGraceMs(it->hostId)) {
+            if (pool->load == pool->unsent && pool->ended > 0
+                && now - std::max(pool->lastEndedAt, cd->progressAt) >= heldGraceMs(it->hostId)) {
                 cd->takenBack = true;
                 stalled.append(reply);
                 continue;

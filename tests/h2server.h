@@ -53,9 +53,10 @@ public:
     }
 
     /// \a latencyMs: a round trip that long, through a relay in front of the server (every
-    /// byte both ways, the TLS handshake included). \a goawayAfter, \a refuseAbove: see
-    /// tests/h2server.py (--goaway-after, --refuse-above).
-    bool start(QString *why, int maxStreams = 0, int latencyMs = 0, int goawayAfter = 0, int refuseAbove = 0)
+    /// byte both ways, the TLS handshake included). \a goawayAfter, \a refuseAbove,
+    /// \a goawayLingerMs: see tests/h2server.py (--goaway-after, --refuse-above, --goaway-linger).
+    bool start(QString *why, int maxStreams = 0, int latencyMs = 0, int goawayAfter = 0, int refuseAbove = 0,
+               int goawayLingerMs = 0)
     {
         if (!available(why))
             return false;
@@ -75,6 +76,8 @@ public:
             args << u"--goaway-after"_s << QString::number(goawayAfter);
         if (refuseAbove > 0)
             args << u"--refuse-above"_s << QString::number(refuseAbove);
+        if (goawayLingerMs > 0)
+            args << u"--goaway-linger"_s << QString::number(goawayLingerMs);
         m_proc.start(py, args);
         if (!m_proc.waitForStarted(5000) || !QTest::qWaitFor([this] { return port > 0; }, 10000)) {
             *why = u"tests/h2server.py did not start: "_s + m_proc.errorString();

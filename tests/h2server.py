@@ -20,13 +20,15 @@ Every event is one line on stdout, read by the test:
   goaway <conn> <stream>          a graceful GOAWAY went out (--goaway-after)
   refused <conn> <stream>         a stream was refused, RST_STREAM REFUSED_STREAM (--refuse-above)
 Usage: h2server.py <cert.pem> <key.pem> [--max-streams N] [--no-h2] [--latency MS] [--goaway-after N]
-                   [--refuse-above N]
+                   [--goaway-linger MS] [--refuse-above N]
   --max-streams N   announce SETTINGS_MAX_CONCURRENT_STREAMS N (default: hyper-h2's, 100)
   --no-h2           offer only HTTP/1.1 by ALPN: a TLS server without HTTP/2
   --latency MS      a round trip of MS ms: every byte, both ways, the TLS handshake included,
                     passes a relay in front of the server that holds it MS/2 ms
   --goaway-after N  after the Nth request on a connection, a graceful GOAWAY (as nginx sends
                     after 1 000): the streams up to it are answered, then the connection closes
+  --goaway-linger MS  ... MS ms after the last answer instead of at once: the connection stays
+                    open meanwhile, as with a server that leaves the close to the client
   --refuse-above N  a request that arrives while N of its connection's requests wait for their
                     answers is refused with RST_STREAM REFUSED_STREAM before any processing, as
                     a loaded server sheds work (nginx does the same beyond its stream limit);
@@ -72,6 +74,7 @@ def delay_of(path):
 class H2Connection:
     max_streams = None   # SETTINGS_MAX_CONCURRENT_STREAMS to announce; None: hyper-h2's default
     goaway_after = 0     # --goaway-after N: GOAWAY after the Nth request, close when all are answered
+    goaway_linger = 0    # --goaway-linger MS: ... and that long after (the connection stays open meanwhile)
     refuse_above = 0     # --refuse-above N: REFUSED_STREAM for a request beyond N pending
 
     def __init__(self, reader, writer, cid):
@@ -152,7 +155,11 @@ class H2Connection:
         self.flush()
         say("done", self.cid, stream_id)
         if getattr(self, "going", False) and not self.pending:
-            self.writer.close()   # GOAWAY sent and every stream below it answered
+            # GOAWAY sent and every stream below it answered: close, at once or after the linger.
+            if self.goaway_linger:
+                asyncio.get_event_loop().call_later(self.goaway_linger / 1000.0, self.writer.close)
+            else:
+                self.writer.close()
 
     def flush(self):
         data = self.conn.data_to_send()
@@ -262,10 +269,12 @@ if __name__ == "__main__":
     parser.add_argument("--no-h2", action="store_true")
     parser.add_argument("--latency", type=int, default=0)
     parser.add_argument("--goaway-after", type=int, default=0)
+    parser.add_argument("--goaway-linger", type=int, default=0)
     parser.add_argument("--refuse-above", type=int, default=0)
     args = parser.parse_args()
     H2Connection.max_streams = args.max_streams
     H2Connection.goaway_after = args.goaway_after
+    H2Connection.goaway_linger = args.goaway_linger
     H2Connection.refuse_above = args.refuse_above
     NO_H2 = args.no_h2
     asyncio.run(main(args.cert, args.key, args.latency))
