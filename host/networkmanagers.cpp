@@ -353,6 +353,8 @@ std::pair<TrackedManager *, int> NetworkSession::Private::pickSlot(int hostId)
     for (TrackedManager *m : managers) {
         if (!m || m->forDirect)
             continue;
+        if (allHeld(m, hostId, lanesEach))
+            continue;   // in quarantine: counts as none, so another manager takes its place
         if (++count > wanted)
             break;
         if (best && m->outstanding >= best->outstanding)

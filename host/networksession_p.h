@@ -136,6 +136,9 @@ struct Lane
     /// the grace is held for ever after a GOAWAY, not waiting for a handshake (sweepStalls).
     int ended = 0;
     qint64 lastEndedAt = -1;   ///< session clock (ms) when the last of them ended
+    /// Session clock (ms) until which send() hands the pool nothing: the sweep took a request
+    /// back from it, so its connection is going away and Qt holds whatever it gets.
+    qint64 heldUntil = 0;
     qint64 firstSentAt = -1;   ///< session clock (ms) of Qt's first write on the pool
 };
 constexpr int SettleMs = 100;
@@ -408,7 +411,7 @@ struct NetworkSession::Private
     bool laneHasRoom(TrackedManager *m, int hostId, int lane)
     {
         const Lane &l = m->laneOf(hostId, lane);
-        if (l.load >= laneCapacity(hostId))
+        if (l.load >= laneCapacity(hostId) || (l.heldUntil > 0 && isHeld(l)))
             return false;
         if (hostProto[size_t(hostId)] != Proto::Http2 || h2Limit[size_t(hostId)] > 0)
             return true;
@@ -416,6 +419,8 @@ struct NetworkSession::Private
             || (!l.probe && (l.settled || (l.firstSentAt >= 0
                                            && clock.elapsed() - l.firstSentAt >= hostSettleMs[size_t(hostId)])));
     }
+    /// In the sweep's quarantine (Lane::heldUntil); the quarantine ends at its time.
+    bool isHeld(const Lane &l) const { return clock.elapsed() < l.heldUntil; }
     void onRequestSent(QObject *reply);
     /// The pool a reply went to, or null once its manager is gone (close).
     Lane *poolOf(const ReplyRec &rec)
@@ -428,6 +433,8 @@ struct NetworkSession::Private
     /// before the sweep takes them back: a second, or four times the host's first handshake if
     /// longer. (A request Qt writes as a stream frees tells so a moment after that stream's end.)
     static constexpr int HeldGraceMs = 1000;
+    /// How long a pool the sweep took a request back from gets nothing, in graces.
+    static constexpr int HeldQuarantineGraces = 3;
     int heldGraceMs(int hostId) const { return std::max(HeldGraceMs, 4 * hostSettleMs[size_t(hostId)]); }
     /// Direct requests to \a hostId on one manager beyond which Qt holds them back (the
     /// session cancels those unsent when the host stops): none it will cancel under HTTP/2.
@@ -446,6 +453,24 @@ struct NetworkSession::Private
     TrackedManager *addManager(bool forDirect);
     /// A pool with a free connection for \a hostId: (manager, lane), or null.
     std::pair<TrackedManager *, int> pickSlot(int hostId);
+    /// The latest Lane::heldUntil of any pool (0: none in quarantine): pickSlot() looks at
+    /// quarantines only while one lasts.
+    qint64 heldUntilMax = 0;
+    /// Every one of the first \a lanes lanes of \a m for \a hostId is in quarantine.
+    bool allHeld(TrackedManager *m, int hostId, int lanes)
+    {
+        if (heldUntilMax == 0)
+            return false;
+        if (clock.elapsed() >= heldUntilMax) {
+            heldUntilMax = 0;
+            return false;
+        }
+        for (int lane = 0; lane < lanes; ++lane) {
+            if (!isHeld(m->laneOf(hostId, lane)))
+                return false;
+        }
+        return true;
+    }
     /// What the session sets on every request (only what differs from Qt's defaults).
     QNetworkRequest prepare(QNetworkRequest r) const;
     QString refusal(const QByteArray &verb, const QUrl &url) const

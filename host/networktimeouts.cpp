@@ -32,16 +32,21 @@ void NetworkSession::Private::sweepStalls()
         QNetworkReply *reply = cd->reply;
         if (!reply)
             continue;
-        const Lane *pool = it->unsent && hostProto[size_t(it->hostId)] == Proto::Http2 ? poolOf(*it) : nullptr;
+        Lane *pool = it->unsent && hostProto[size_t(it->hostId)] == Proto::Http2 ? poolOf(*it) : nullptr;
         if (pool) {
             // Held back by Qt for the grace on a pool that has carried streams and has had
             // nothing else in flight since: Qt waits for no stream of the server's, and after a
             // GOAWAY Qt 6.4 holds such requests for ever, also those handed over after the
             // pool's last stream ended (the end that freed the room for them). Taken back, it
-            // goes out again. (progressAt: when it was handed over, or its first sweep.)
+            // goes out again, on another pool: this one gets nothing for a while
+            // (Lane::heldUntil), as Qt would hold the next request there too while the server
+            // keeps the connection open. (progressAt: when it was handed over, or its first sweep.)
             watching = true;
+            const int grace = heldGraceMs(it->hostId);
             if (pool->load == pool->unsent && pool->ended > 0
-                && now - std::max(pool->lastEndedAt, cd->progressAt) >= heldGraceMs(it->hostId)) {
+                && now - std::max(pool->lastEndedAt, cd->progressAt) >= grace) {
+                pool->heldUntil = now + HeldQuarantineGraces * grace;
+                heldUntilMax = std::max(heldUntilMax, pool->heldUntil);
                 cd->takenBack = true;
                 stalled.append(reply);
                 continue;

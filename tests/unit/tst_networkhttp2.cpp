@@ -410,7 +410,9 @@ void TestNetworkHttp2::aCallHandedOverAfterTheLastStreamIsTakenBack()
     // One call at a time, GOAWAY after every 3rd request: the end of the 3rd stream is what
     // frees the room for the 4th, which is handed to Qt on the connection that is going away,
     // after its last stream ended. Qt 6.4 can hold it there for ever (CI, under ASan: 118 s, to
-    // the transfer timeout). Taken back, it goes out again on a new connection.
+    // the transfer timeout). Taken back, it goes out again on a new connection: another
+    // manager's, as the server keeps the old one open for 3 s and Qt would hold it there again
+    // (the old pool is in quarantine for 3 graces), so no call needs more than 2 attempts.
     m_server = std::make_unique<H2Server>();
     QString why;
     QVERIFY2(m_server->start(&why, 0, 0, 3, 0, 3000), qPrintable(why));
@@ -424,11 +426,13 @@ void TestNetworkHttp2::aCallHandedOverAfterTheLastStreamIsTakenBack()
     int again = 0;
     for (const auto &out : outs) {
         QVERIFY2(out->error == QNetworkReply::NoError, qPrintable(out->errorString));
+        QVERIFY2(out->attempts <= 2, qPrintable(QString::number(out->attempts)));
         again += out->attempts > 1 ? 1 : 0;
     }
     qInfo("%d of 9 calls sent again; %d GOAWAY(s), %lld connection(s)", again, m_server->goaways,
           qint64(m_server->protocols.size()));
     QVERIFY(m_server->goaways >= 2);
+    QVERIFY(again >= 1);
     QCOMPARE(m_server->requests, 9);   // each processed once
 }
 
