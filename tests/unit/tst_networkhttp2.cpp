@@ -369,21 +369,27 @@ void TestNetworkHttp2::serverGoawayCostsAStallNeverACall()
                                     : session.get(QNetworkRequest(url))));
         return outs;
     };
-    const Outcomes outs = getsAndPosts(s);
-    QTRY_VERIFY_WITH_TIMEOUT(allDone(outs), 60000);
-    int retried = 0, postsRetried = 0;
-    for (qsizetype i = 0; i < outs.size(); ++i) {
-        QVERIFY2(outs[i]->error == QNetworkReply::NoError, qPrintable(outs[i]->errorString));
-        QCOMPARE(outs[i]->body, QByteArray("h2"));
-        retried += outs[i]->attempts > 1 ? 1 : 0;
-        postsRetried += i % 2 && outs[i]->attempts > 1 ? 1 : 0;
+    // Which calls a GOAWAY catches is up to timing (1 run in about 30 caught no POST): rounds
+    // of 200 until a POST was among them, at most 3.
+    int rounds = 0, postsRetried = 0;
+    while (postsRetried == 0 && rounds < 3) {
+        ++rounds;
+        const Outcomes outs = getsAndPosts(s);
+        QTRY_VERIFY_WITH_TIMEOUT(allDone(outs), 60000);
+        int retried = 0;
+        for (qsizetype i = 0; i < outs.size(); ++i) {
+            QVERIFY2(outs[i]->error == QNetworkReply::NoError, qPrintable(outs[i]->errorString));
+            QCOMPARE(outs[i]->body, QByteArray("h2"));
+            retried += outs[i]->attempts > 1 ? 1 : 0;
+            postsRetried += i % 2 && outs[i]->attempts > 1 ? 1 : 0;
+        }
+        qInfo("round %d: %d of 200 calls sent again (%d POSTs so far); %d GOAWAY(s), %lld connection(s)", rounds,
+              retried, postsRetried, m_server->goaways, qint64(m_server->protocols.size()));
+        QCOMPARE(m_server->requests, 200 * rounds);   // each call processed once: nothing twice
+        QTRY_COMPARE(m_server->answered, 200 * rounds);
     }
-    qInfo("%d of 200 calls sent again (%d POSTs); %d GOAWAY(s), %lld connection(s)", retried, postsRetried,
-          m_server->goaways, qint64(m_server->protocols.size()));
     QVERIFY(m_server->goaways >= 3);
     QVERIFY(postsRetried > 0);
-    QCOMPARE(m_server->requests, 200);   // each call processed once: nothing twice
-    QTRY_COMPARE(m_server->answered, 200);
 
     // Without retries, what a refused call says: what happened, and that it was not processed.
     NetworkOptions once = o;
