@@ -103,14 +103,26 @@ QNetworkReply *TrackedManager::createRequest(Operation op, const QNetworkRequest
         qCDebug(lcNet).noquote() << d->refusal(verb, request.url());
         return new RefusedReply(this, op, request, d->refusal(verb, request.url()));
     }
-    QNetworkReply *reply = QNetworkAccessManager::createRequest(
-        op, d->dispatching ? request : d->prepare(request), outgoingData);
-    d->onCreated(this, m_index, reply, verb, request);
+    if (d->dispatching) {
+        QNetworkReply *reply = QNetworkAccessManager::createRequest(op, request, outgoingData);
+        d->onCreated(this, m_index, reply, verb, request);
+        return reply;
+    }
+    // Direct use: the session's stall sweep is the transfer timeout (addManager()), unless the
+    // request has one of its own, or uploads: only Qt sees upload progress, so an upload gets
+    // the session's timeout on the request, for Qt's timer.
+    QNetworkRequest prepared = d->prepare(request);
+    const int timeout = int(d->options.transferTimeout.count());
+    const bool swept = timeout > 0 && prepared.transferTimeout() == 0 && !outgoingData;
+    if (timeout > 0 && prepared.transferTimeout() == 0 && outgoingData)
+        prepared.setTransferTimeout(timeout);
+    QNetworkReply *reply = QNetworkAccessManager::createRequest(op, prepared, outgoingData);
+    d->onCreated(this, m_index, reply, verb, request, swept);
     return reply;
 }
 
 void NetworkSession::Private::onCreated(TrackedManager *m, int managerIndex, QNetworkReply *reply,
-                                        const QByteArray &verb, const QNetworkRequest &request)
+                                        const QByteArray &verb, const QNetworkRequest &request, bool swept)
 {
     ReplyRec rec;
     rec.manager = quint16(managerIndex);
@@ -146,6 +158,16 @@ void NetworkSession::Private::onCreated(TrackedManager *m, int managerIndex, QNe
         rec.ledgerId = ledger->add(service, KindReply,
                                    nameOf(verb, reply->url()),
                                    [reply] { reply->abort(); }, rec.file, rec.line);
+        if (swept) {
+            // One connection instead of Qt's timer, which Qt starts through a queued call and
+            // restarts on every read, and which made aborting 10 000 held replies quadratic
+            // (Qt's timer list; docs/benchmarks.md, session 15).
+            rec.swept = true;
+            rec.progressAt = clock.elapsed();
+            QObject::connect(reply, &QNetworkReply::downloadProgress, q, [this, reply] { onDirectProgress(reply); });
+            if (!stallTimer->isActive())
+                stallTimer->start();
+        }
     }
     ++onLane.load;
     ++m->outstanding;
@@ -292,11 +314,11 @@ TrackedManager *NetworkSession::Private::addManager(bool forDirect)
         : options.redirects == NetworkOptions::Redirects::SameOrigin ? QNetworkRequest::SameOriginRedirectPolicy
                                                                      : QNetworkRequest::NoLessSafeRedirectPolicy;
     m->setRedirectPolicy(forDirect ? policy : QNetworkRequest::ManualRedirectPolicy);
-    // send()'s replies have the session's stall sweep instead of Qt's timer per reply (a QTimer
-    // started by a queued call for every reply, restarted as the transfer moves; see
-    // sweepStalls). A direct reply is read by its owner, so only Qt can see its progress.
-    if (forDirect)
-        m->setTransferTimeout(int(options.transferTimeout.count()));
+    // No manager has Qt's transfer timer per reply (a QTimer started by a queued call for every
+    // reply, restarted as the transfer moves): the session's stall sweep watches send()'s
+    // replies by what they buffered, and direct ones, which their owner reads as they come, by
+    // Qt's downloadProgress (sweepStalls). Uploads put the timeout on the request (only Qt sees
+    // upload progress): createRequest() and dispatch().
     if (jar) {
         m->setCookieJar(jar);
         jar->setParent(q);    // shared by all managers; owned by the session

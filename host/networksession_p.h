@@ -262,15 +262,21 @@ struct ReplyRec
     const char *file = nullptr;
     uint line = 0;
     int hostId = 0;
-    // Small: one record per reply in flight (40 bytes with the pointers above).
+    /// Direct replies the stall sweep watches: session clock (ms) of their last progress (made,
+    /// head, body bytes), as Qt restarts its transfer timer.
+    qint64 progressAt = 0;
+    // Small: one record per reply in flight (48 bytes with the fields above).
     quint16 manager = 0;           ///< managers and lanes: at most connectionsPerHost / 6 each
     quint16 lane = 0;
-    bool direct = false;
-    bool overflow = false;         ///< held back inside Qt's queue (direct use beyond the slots)
-    bool finished = false;
-    bool unsent = false;           ///< HTTP/2 (or not known yet): not written by Qt so far
+    bool direct : 1 = false;
+    bool overflow : 1 = false;     ///< held back inside Qt's queue (direct use beyond the slots)
+    bool finished : 1 = false;
+    bool unsent : 1 = false;       ///< HTTP/2 (or not known yet): not written by Qt so far
+    /// Direct: the sweep is its transfer timeout (no timer of Qt's: see addManager()).
+    bool swept : 1 = false;
+    quint16 status = 0;            ///< direct and swept: the HTTP status seen at the last sweep
 };
-static_assert(sizeof(ReplyRec) <= 40, "ReplyRec is kept small: one per reply in flight");
+static_assert(sizeof(ReplyRec) <= 48, "ReplyRec is kept small: one per reply in flight");
 
 struct NetworkSession::Private
 {
@@ -480,7 +486,9 @@ struct NetworkSession::Private
     }
 
     void onCreated(TrackedManager *m, int managerIndex, QNetworkReply *reply, const QByteArray &verb,
-                   const QNetworkRequest &request);
+                   const QNetworkRequest &request, bool swept = false);
+    /// A direct reply the sweep watches has moved (Qt's downloadProgress, at most every 100 ms).
+    void onDirectProgress(QObject *reply);
     void pump();
     void sweepStalls();
     void watchDeadline(NetworkCall *call, std::chrono::milliseconds budget);

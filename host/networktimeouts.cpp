@@ -19,14 +19,35 @@ namespace berth {
 /// whether its answer has begun. A call reads its reply only at the end, so that only grows. A
 /// reply that has not moved for the whole timeout is aborted; the attempt then ends as a
 /// timeout (attemptFinished), as Qt's own timer would end it, within one tick of the timeout.
+/// Direct replies, which their owner reads as they come, are watched by Qt's downloadProgress
+/// (onDirectProgress) and by the status of the head; one that stalls is aborted, as Qt's
+/// timer aborts it (the owner sees OperationCanceledError either way).
 void NetworkSession::Private::sweepStalls()
 {
     const qint64 now = clock.elapsed();
     const qint64 limit = options.transferTimeout.count();
     QVarLengthArray<QPointer<QNetworkReply>, 8> stalled;
     bool watching = false;
-    for (auto it = replies.cbegin(); it != replies.cend(); ++it) {
-        if (it->finished || !it->call)
+    for (auto it = replies.begin(); it != replies.end(); ++it) {
+        if (it->finished)
+            continue;
+        if (it->swept) {
+            // Direct: moved when Qt reported bytes (onDirectProgress) or a head came, a
+            // redirect's included (its status differs from the one before).
+            if (limit <= 0)
+                continue;
+            watching = true;
+            auto *reply = static_cast<QNetworkReply *>(it.key());
+            const auto status = quint16(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt());
+            if (status != it->status) {
+                it->status = status;
+                it->progressAt = now;
+            } else if (now - it->progressAt >= limit) {
+                stalled.append(reply);
+            }
+            continue;
+        }
+        if (!it->call)
             continue;
         auto *cd = it->call->d.get();
         QNetworkReply *reply = cd->reply;
@@ -86,6 +107,13 @@ void NetworkSession::Private::sweepStalls()
         stallTimer->stop();
         stallTimer->setInterval(stallInterval);
     }
+}
+
+void NetworkSession::Private::onDirectProgress(QObject *reply)
+{
+    const auto it = replies.find(reply);
+    if (it != replies.end())
+        it->progressAt = clock.elapsed();
 }
 
 void NetworkSession::Private::watchDeadline(NetworkCall *call, std::chrono::milliseconds budget)

@@ -41,7 +41,9 @@ private Q_SLOTS:
     void transferTimeoutFailsAStalledTransfer_data();
     void transferTimeoutFailsAStalledTransfer();
     void transferTimeoutSparesASlowTransferThatMoves();
+    void transferTimeoutEndsAStalledDirectReply_data();
     void transferTimeoutEndsAStalledDirectReply();
+    void transferTimeoutSparesADirectTransferThatMoves();
     void callTimeoutEndsACallWhateverItIsDoing();
     void deadlineOfOneCallStopsItsRetries();
 
@@ -241,18 +243,69 @@ void TestNetworkRetry::transferTimeoutSparesASlowTransferThatMoves()
     QVERIFY2(t.elapsed() >= 900, qPrintable(QString::number(t.elapsed())));
 }
 
+void TestNetworkRetry::transferTimeoutEndsAStalledDirectReply_data()
+{
+    QTest::addColumn<QString>("path");
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<int>("ownTimeout");   // the request's own transfer timeout (ms), 0: none
+    QTest::addColumn<int>("status");
+    // A direct reply is read by its owner as it comes: the session's sweep watches Qt's
+    // downloadProgress and the head. An upload, or a request with a timeout of its own, has
+    // Qt's timer instead.
+    QTest::newRow("no answer") << u"/never"_s << QByteArray() << 0 << 0;
+    QTest::newRow("the body stops after the head") << u"/trickle?bytes=100&chunk=10&every=20s"_s << QByteArray() << 0
+                                                  << 200;
+    QTest::newRow("no answer to an upload") << u"/never"_s << QByteArray(64 * 1024, 'x') << 0 << 0;
+    QTest::newRow("its own, longer timeout") << u"/never"_s << QByteArray() << 900 << 0;
+}
+
 void TestNetworkRetry::transferTimeoutEndsAStalledDirectReply()
 {
-    // A direct reply is read by its owner: Qt's own timer (set on the direct manager) ends it.
+    QFETCH(QString, path);
+    QFETCH(QByteArray, body);
+    QFETCH(int, ownTimeout);
+    QFETCH(int, status);
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, stallOptions());
+    QNetworkRequest request(m_server->url(path));
+    if (!body.isEmpty())
+        request.setHeader(QNetworkRequest::ContentTypeHeader, u"application/octet-stream"_s);
+    if (ownTimeout > 0)
+        request.setTransferTimeout(ownTimeout);
+    QElapsedTimer t;
+    t.start();
+    std::unique_ptr<QNetworkReply> reply(body.isEmpty() ? s.manager()->get(request) : s.manager()->post(request, body));
+    QObject::connect(reply.get(), &QIODevice::readyRead, reply.get(), [r = reply.get()] { r->readAll(); });
+    QSignalSpy finished(reply.get(), &QNetworkReply::finished);
+    QVERIFY(finished.wait(10000));
+    const qint64 took = t.elapsed();
+    QCOMPARE(reply->error(), QNetworkReply::OperationCanceledError);
+    QCOMPARE(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), status);
+    // Qt's coarse timer may fire 5 % early; the sweep looks every 300 / 8 ms, never early.
+    const int timeout = ownTimeout > 0 ? ownTimeout : 300;
+    QVERIFY2(took >= (body.isEmpty() && ownTimeout == 0 ? 300 : timeout * 95 / 100), qPrintable(QString::number(took)));
+    QVERIFY2(took < 5000, qPrintable(QString::number(took)));
+    QCOMPARE(ledger.counts(Svc).completed, 1);
+}
+
+void TestNetworkRetry::transferTimeoutSparesADirectTransferThatMoves()
+{
+    // Read by its owner as it comes, so nothing stays buffered: 10 bytes every 100 ms for 1 s,
+    // never 300 ms without progress (Qt reports it at most every 100 ms).
     WorkLedger ledger;
     NetworkSession s(Svc, &ledger, stallOptions());
     QElapsedTimer t;
     t.start();
-    std::unique_ptr<QNetworkReply> reply(s.manager()->get(QNetworkRequest(m_server->url(u"/never"_s))));
+    std::unique_ptr<QNetworkReply> reply(
+        s.manager()->get(QNetworkRequest(m_server->url(u"/trickle?bytes=100&chunk=10&every=100"_s))));
+    QByteArray got;
+    QObject::connect(reply.get(), &QIODevice::readyRead, reply.get(), [&got, r = reply.get()] { got += r->readAll(); });
     QSignalSpy finished(reply.get(), &QNetworkReply::finished);
     QVERIFY(finished.wait(10000));
-    QCOMPARE(reply->error(), QNetworkReply::OperationCanceledError);
-    QVERIFY2(t.elapsed() >= 285, qPrintable(QString::number(t.elapsed())));   // a coarse timer: 5 % early at most
+    QCOMPARE(reply->error(), QNetworkReply::NoError);
+    got += reply->readAll();
+    QCOMPARE(got.size(), 100);
+    QVERIFY2(t.elapsed() >= 900, qPrintable(QString::number(t.elapsed())));
 }
 
 void TestNetworkRetry::callTimeoutEndsACallWhateverItIsDoing()
