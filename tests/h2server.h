@@ -1,8 +1,10 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // H2Server: tests/h2server.py (a real HTTP/2 server on 127.0.0.1, TLS with ALPN, hyper-h2) in a
-// process of its own, its event lines turned into counts. Shared by tst_networkhttp2 and
-// tst_e2e_http2.
+// process of its own, its event lines turned into counts. Shared by tst_networkhttp2,
+// tst_networkgoaway, tst_networkproxy and tst_e2e_http2.
 #pragma once
+
+#include "tests/prerequisite.h"
 
 #include <QtCore/QFileInfo>
 #include <QtCore/QProcess>
@@ -48,7 +50,7 @@ public:
     {
         if (!python().isEmpty())
             return true;
-        *why = u"no python3 with the h2 module (python3-h2; tests/run.sh installs it)"_s;
+        *why = u"the HTTP/2 test server (tests/h2server.py) needs python3 with the h2 module: apt install python3-h2"_s;
         return false;
     }
 

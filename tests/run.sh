@@ -10,6 +10,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 which=${1:-all}
+# Everything a test needs is installed above: a missing TLS backend or python3-h2 fails the
+# test instead of skipping it (tests/prerequisite.h).
+export BERTH_TESTS_STRICT=1
 
 run_suite() {   # name, build dir, cmake args...
     local name=$1 dir=$2

@@ -45,8 +45,7 @@ void TestE2eHttp2::initTestCase()
 {
     m_server = std::make_unique<H2Server>();
     QString why;
-    if (!m_server->available(&why))
-        QSKIP(qPrintable(why));
+    BERTH_REQUIRE(m_server->available(&why), why);
     QVERIFY2(m_server->start(&why), qPrintable(why));
 }
 

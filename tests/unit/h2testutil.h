@@ -6,7 +6,6 @@
 #include "tests/h2server.h"
 #include "networktestutil.h"
 
-#include <QtNetwork/QSslSocket>
 #include <QtTest/QTest>
 
 #include <memory>
@@ -34,12 +33,10 @@ inline NetworkOptions h2Options(int inFlight = 0)
 /// starts it with options of its own), or the test skipped where TLS or hyper-h2 is missing.
 inline void startH2Server(std::unique_ptr<H2Server> &server, bool start = true)
 {
-    if (!QSslSocket::supportsSsl())
-        QSKIP("this Qt has no TLS backend (QSslSocket::supportsSsl() is false)");
+    BERTH_REQUIRE_TLS();
     server = std::make_unique<H2Server>();
     QString why;
-    if (!server->available(&why))
-        QSKIP(qPrintable(why));
+    BERTH_REQUIRE(server->available(&why), why);
     if (start)
         QVERIFY2(server->start(&why), qPrintable(why));
 }

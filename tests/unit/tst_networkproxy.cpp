@@ -294,12 +294,10 @@ void TestNetworkProxy::environmentProxyForNamedHostsNotLoopback()
 
 void TestNetworkProxy::httpsAndHttp2ThroughATunnel()
 {
-    if (!QSslSocket::supportsSsl())
-        QSKIP("this Qt has no TLS backend (QSslSocket::supportsSsl() is false)");
+    BERTH_REQUIRE_TLS();
     h2test::H2Server h2;
     QString why;
-    if (!h2.available(&why))
-        QSKIP(qPrintable(why));
+    BERTH_REQUIRE(h2.available(&why), why);
     QVERIFY2(h2.start(&why), qPrintable(why));
     HttpProxy proxy;
     QVERIFY2(proxy.start(&why), qPrintable(why));

@@ -12,6 +12,7 @@
 #include "httpfixture.h"
 #include "httppoller.h"
 #include "networktestutil.h"
+#include "tests/prerequisite.h"
 
 #include <berth/serviceregistry.h>
 
@@ -284,8 +285,7 @@ void TestNetworkRules::httpsLanesVerifyAgainstTheHost()
     // Pools of 6 connections to one HTTPS host, 3 lanes on each manager (one per core): lane 1's
     // peer name is the host, lane 2's the host in other letter case, and verification (and SNI)
     // accepts them. An IP literal has two lanes (no name, and itself): it needs more managers.
-    if (!QSslSocket::supportsSsl())
-        QSKIP("this Qt has no TLS backend (QSslSocket::supportsSsl() is false)");
+    BERTH_REQUIRE_TLS();
     // 2 x cores + 1 pools put 3 lanes on a manager whatever the core count (774 local TLS
     // connections on 64 cores: still a few seconds).
     const int cores = QThread::idealThreadCount();
@@ -343,8 +343,7 @@ void TestNetworkRules::secretsNeverInLedgerOrErrors()
 
 void TestNetworkRules::tlsVerifiedAgainstSystemCas()
 {
-    if (!QSslSocket::supportsSsl())
-        QSKIP("this Qt has no TLS backend (QSslSocket::supportsSsl() is false)");
+    BERTH_REQUIRE_TLS();
     TlsServer tls;
     QVERIFY(tls.start());
     WorkLedger ledger;
@@ -360,8 +359,7 @@ void TestNetworkRules::tlsVerifiedAgainstSystemCas()
 
 void TestNetworkRules::caBundleAddsTrust()
 {
-    if (!QSslSocket::supportsSsl())
-        QSKIP("this Qt has no TLS backend (QSslSocket::supportsSsl() is false)");
+    BERTH_REQUIRE_TLS();
     TlsServer tls;
     QVERIFY(tls.start());
     WorkLedger ledger;
@@ -377,8 +375,7 @@ void TestNetworkRules::caBundleAddsTrust()
 
 void TestNetworkRules::ignoreSslErrorsCannotTurnVerificationOff()
 {
-    if (!QSslSocket::supportsSsl())
-        QSKIP("this Qt has no TLS backend (QSslSocket::supportsSsl() is false)");
+    BERTH_REQUIRE_TLS();
     TlsServer tls;
     QVERIFY(tls.start());
     WorkLedger ledger;
