@@ -113,9 +113,10 @@ QNetworkReply *TrackedManager::createRequest(Operation op, const QNetworkRequest
     // the session's timeout on the request, for Qt's timer.
     QNetworkRequest prepared = d->prepare(request);
     const int timeout = int(d->options.transferTimeout.count());
-    const bool swept = timeout > 0 && prepared.transferTimeout() == 0 && !outgoingData;
-    if (timeout > 0 && prepared.transferTimeout() == 0 && outgoingData)
+    const bool sessionTimeout = timeout > 0 && prepared.transferTimeout() == 0;
+    if (sessionTimeout && outgoingData)
         prepared.setTransferTimeout(timeout);
+    const bool swept = sessionTimeout && !outgoingData;
     QNetworkReply *reply = QNetworkAccessManager::createRequest(op, prepared, outgoingData);
     d->onCreated(this, m_index, reply, verb, request, swept);
     return reply;

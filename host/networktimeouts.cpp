@@ -33,9 +33,8 @@ void NetworkSession::Private::sweepStalls()
             continue;
         if (it->swept) {
             // Direct: moved when Qt reported bytes (onDirectProgress) or a head came, a
-            // redirect's included (its status differs from the one before).
-            if (limit <= 0)
-                continue;
+            // redirect's included (its status differs from the one before). (Only made with a
+            // transfer timeout: createRequest().)
             watching = true;
             auto *reply = static_cast<QNetworkReply *>(it.key());
             const auto status = quint16(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt());

@@ -43,7 +43,6 @@ void TestNetworkGoaway::serverGoawayCostsAStallNeverACall()
     // 20 in flight, GOAWAY every 30 requests, each stalled until the transfer timeout). The
     // session takes those back a second after the GOAWAY and sends both kinds again (the server
     // never processed them), so every call is answered, long before the transfer timeout.
-    m_server = std::make_unique<H2Server>();
     QString why;
     QVERIFY2(m_server->start(&why, 0, 0, 30), qPrintable(why));
     WorkLedger ledger;
@@ -112,7 +111,6 @@ void TestNetworkGoaway::aCallHandedOverAfterTheLastStreamIsTakenBack()
     // the transfer timeout). Taken back, it goes out again on a new connection: another
     // manager's, as the server keeps the old one open for 3 s and Qt would hold it there again
     // (the old pool is in quarantine for 3 graces), so no call needs more than 2 attempts.
-    m_server = std::make_unique<H2Server>();
     QString why;
     QVERIFY2(m_server->start(&why, 0, 0, 3, 0, 3000), qPrintable(why));
     WorkLedger ledger;
@@ -140,7 +138,6 @@ void TestNetworkGoaway::aCallWaitingForAStreamIsNotTakenBack()
     // The other side of the take-back above: requests Qt holds while all the server's streams
     // are busy (10 here, each for longer than the grace) wait for a stream, and go out when one
     // frees. None is taken back, sent twice or reset.
-    m_server = std::make_unique<H2Server>();
     QString why;
     QVERIFY2(m_server->start(&why, 10), qPrintable(why));
     WorkLedger ledger;
@@ -166,7 +163,6 @@ void TestNetworkGoaway::aRefusedStreamIsSentAgainWhateverItsMethod()
     // and 2 GETs that follow are refused while those are pending (the session hands them over a
     // few at a time, as it does beyond what a connection has been seen to carry: the first POST
     // at least is refused). Every call gets through, and the server processes each exactly once.
-    m_server = std::make_unique<H2Server>();
     QString why;
     QVERIFY2(m_server->start(&why, 0, 0, 0, 4), qPrintable(why));
     WorkLedger ledger;
