@@ -11,6 +11,7 @@
 #include <QtCore/QRandomGenerator>
 
 #include <cmath>
+#include <optional>
 
 namespace berth {
 
@@ -168,15 +169,24 @@ void NetworkSession::Private::dispatch(NetworkCall *call, TrackedManager *m, int
     dispatching = call;
     dispatchingLane = lane;
     const bool qtTimer = cd->keepsQtTimer() && options.transferTimeout.count() > 0;
-    QNetworkRequest laned;
-    if (lane > 0 || qtTimer) {
+    // Most calls go out as they came, or as the call before them on the same lane: no copy.
+    std::optional<QNetworkRequest> laned;
+    if (qtTimer) {
         laned = cd->request;
         if (lane > 0)
-            laned.setPeerVerifyName(laneName(laned.url(), lane));
-        if (qtTimer)
-            laned.setTransferTimeout(int(options.transferTimeout.count()));
+            laned->setPeerVerifyName(laneName(laned->url(), lane));
+        laned->setTransferTimeout(int(options.transferTimeout.count()));
+    } else if (lane > 0) {
+        if (lanedRequests.size() <= size_t(lane))
+            lanedRequests.resize(size_t(lane) + 1);
+        LanedRequest &last = lanedRequests[size_t(lane)];
+        if (!(last.from == cd->request)) {   // the same object first: no deep compare
+            last.from = cd->request;
+            last.laned = cd->request;
+            last.laned.setPeerVerifyName(laneName(cd->request.url(), lane));
+        }
     }
-    const QNetworkRequest &request = lane > 0 || qtTimer ? laned : cd->request;
+    const QNetworkRequest &request = laned ? *laned : lane > 0 ? lanedRequests[size_t(lane)].laned : cd->request;
     // Qt's own operations where there is one: a custom "GET" bypasses the cache, a custom
     // "HEAD" waits for a body that never comes.
     QNetworkReply *reply = nullptr;
@@ -362,13 +372,27 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
 
 // ---------------------------------------------------------------------------------------------
 
+const NetworkSession::Private::CallRequest &NetworkSession::Private::callRequest(const QNetworkRequest &request)
+{
+    if (lastCall.valid && lastCall.in == request)   // the same object first: no deep compare
+        return lastCall;
+    lastCall.in = request;
+    lastCall.out = prepare(request);
+    const QVariant policy = request.attribute(QNetworkRequest::RedirectPolicyAttribute);
+    lastCall.policy = policy.isValid() ? policy.toInt() : -1;
+    lastCall.out.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::ManualRedirectPolicy);
+    lastCall.valid = true;
+    return lastCall;
+}
+
 NetworkCall *NetworkSession::send(const QNetworkRequest &request, const QByteArray &verb,
                                   const QByteArray &body, const CallOptions &options,
                                   const std::source_location &where)
 {
     auto *call = new NetworkCall(this);
     auto *cd = call->d.get();
-    cd->request = d->prepare(request);
+    const NetworkSession::Private::CallRequest &prepared = d->callRequest(request);
+    cd->request = prepared.out;
     cd->verb = verb;
     cd->body = body;
     cd->options = options;
@@ -396,10 +420,8 @@ NetworkCall *NetworkSession::send(const QNetworkRequest &request, const QByteArr
     // The session follows redirects itself (its managers follow none): each hop goes through
     // its limits and lanes. A policy or limit on the request wins over the session's.
     cd->maxRedirects = cd->request.maximumRedirectsAllowed();
-    const QVariant policy = cd->request.attribute(QNetworkRequest::RedirectPolicyAttribute);
-    if (policy.isValid()) {
-        cd->redirectPolicy = QNetworkRequest::RedirectPolicy(policy.toInt());
-        cd->request.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QVariant());
+    if (prepared.policy >= 0) {
+        cd->redirectPolicy = QNetworkRequest::RedirectPolicy(prepared.policy);
     } else {
         cd->redirectPolicy = d->options.redirects == NetworkOptions::Redirects::None
             ? QNetworkRequest::ManualRedirectPolicy

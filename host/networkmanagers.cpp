@@ -421,4 +421,35 @@ QNetworkRequest NetworkSession::Private::prepare(QNetworkRequest r) const
     return r;
 }
 
+NetworkSession::Private::Named NetworkSession::Private::namedInCache(const std::pair<QByteArray, QUrl> &key)
+{
+    const QByteArray &verb = key.first;
+    const QUrl &url = key.second;
+    if (const auto it = names.constFind(key); it != names.constEnd())
+        return *it;
+    if (names.size() >= 256)
+        names.clear();   // a bounded cache: many distinct URLs simply stop being shared
+    Named n{QString::fromLatin1(verb) + u' ' + q->redact(url), hostIdOf(url, {})};
+    names.insert(key, n);
+    return n;
+}
+
+int NetworkSession::Private::hostIdByKey(const QUrl &url, const QString &peerVerifyName)
+{
+    const QString key = hostKeyOf(url, peerVerifyName);
+    auto it = hostIds.constFind(key);
+    if (it != hostIds.constEnd())
+        return *it;
+    const int id = int(hostIds.size());
+    hostIds.insert(key, id);
+    hostLanes.push_back(lanesFor(url, !peerVerifyName.isEmpty()));
+    hostProto.push_back(url.scheme() == u"https"_s && options.http2 ? Proto::Unknown : Proto::Http1);
+    h2Seen.push_back(1);
+    h2Limit.push_back(0);
+    hostFirstAt.push_back(-1);
+    hostSettleMs.push_back(SettleMs);
+    hostInFlight.push_back(0);
+    return id;
+}
+
 } // namespace berth

@@ -52,16 +52,16 @@ inline const QString KindRetryWait = u"retry wait"_s;
 inline QByteArray verbOf(QNetworkAccessManager::Operation op, const QNetworkRequest &req)
 {
     switch (op) {
-    case QNetworkAccessManager::HeadOperation: return "HEAD";
-    case QNetworkAccessManager::GetOperation: return "GET";
-    case QNetworkAccessManager::PutOperation: return "PUT";
-    case QNetworkAccessManager::PostOperation: return "POST";
-    case QNetworkAccessManager::DeleteOperation: return "DELETE";
+    case QNetworkAccessManager::HeadOperation: return QByteArrayLiteral("HEAD");
+    case QNetworkAccessManager::GetOperation: return QByteArrayLiteral("GET");
+    case QNetworkAccessManager::PutOperation: return QByteArrayLiteral("PUT");
+    case QNetworkAccessManager::PostOperation: return QByteArrayLiteral("POST");
+    case QNetworkAccessManager::DeleteOperation: return QByteArrayLiteral("DELETE");
     case QNetworkAccessManager::CustomOperation:
         return req.attribute(QNetworkRequest::CustomVerbAttribute).toByteArray();
     case QNetworkAccessManager::UnknownOperation: break;
     }
-    return "?";
+    return QByteArrayLiteral("?");
 }
 
 /// Where Qt keeps a pool of connections: scheme, host and port, and the peer verify name when
@@ -118,8 +118,8 @@ public:
     TrackedManager(NetworkSession *session, int index, bool forDirect)
         : QNetworkAccessManager(session), forDirect(forDirect), m_session(session), m_index(index) {}
 
-    /// Per host and lane: host id -> lanes.
-    QHash<int, std::vector<Lane>> lanes;
+    /// Per host and lane: by host id (dense, from hostIdOf()), the lanes used so far.
+    std::vector<std::vector<Lane>> lanes;
     QHash<int, QList<QObject *>> overflow; ///< direct replies Qt holds back (no free slot)
     int outstanding = 0;
     /// The manager of manager() (Qt follows redirects); send()'s managers follow none
@@ -128,7 +128,9 @@ public:
 
     Lane &laneOf(int hostId, int lane)
     {
-        std::vector<Lane> &of = lanes[hostId];
+        if (lanes.size() <= size_t(hostId))
+            lanes.resize(size_t(hostId) + 1);
+        std::vector<Lane> &of = lanes[size_t(hostId)];
         if (int(of.size()) <= lane)
             of.resize(size_t(lane) + 1);
         return of[size_t(lane)];
@@ -280,6 +282,14 @@ struct NetworkSession::Private
     bool closing = false;                 ///< close() moves replies away from the managers
     NetworkCall *dispatching = nullptr;   ///< set while send() hands a request to a manager
     int dispatchingLane = 0;
+    /// By lane: the last request sent on it as the call had it (\c from) and with the lane's
+    /// peer verify name (\c laned), shared by the next call with the same request.
+    struct LanedRequest
+    {
+        QNetworkRequest from;
+        QNetworkRequest laned;
+    };
+    std::vector<LanedRequest> lanedRequests;
     const char *directFile = nullptr;     ///< where manager() was last asked for
     uint directLine = 0;
     bool pumping = false;
@@ -318,15 +328,16 @@ struct NetworkSession::Private
 
     Named named(const QByteArray &verb, const QUrl &url)
     {
-        auto key = std::make_pair(verb, url);
-        if (const auto it = names.constFind(key); it != names.constEnd())
-            return *it;
-        if (names.size() >= 256)
-            names.clear();   // a bounded cache: many distinct URLs simply stop being shared
-        Named n{QString::fromLatin1(verb) + u' ' + q->redact(url), hostIdOf(url, {})};
-        names.insert(std::move(key), n);
-        return n;
+        // A worker's next call is mostly to the URL of its last: one compare instead of hashing it.
+        if (lastNamed.hostId >= 0 && lastNamedKey.second == url && lastNamedKey.first == verb)
+            return lastNamed;
+        lastNamedKey = std::make_pair(verb, url);
+        lastNamed = namedInCache(lastNamedKey);
+        return lastNamed;
     }
+    std::pair<QByteArray, QUrl> lastNamedKey;
+    Named lastNamed;
+    Named namedInCache(const std::pair<QByteArray, QUrl> &key);
     QString nameOf(const QByteArray &verb, const QUrl &url) { return named(verb, url).name; }
     const std::atomic<int> *earlyStop = nullptr;
 
@@ -338,21 +349,20 @@ struct NetworkSession::Private
 
     int hostIdOf(const QUrl &url, const QString &peerVerifyName)
     {
-        const QString key = hostKeyOf(url, peerVerifyName);
-        auto it = hostIds.constFind(key);
-        if (it != hostIds.constEnd())
-            return *it;
-        const int id = int(hostIds.size());
-        hostIds.insert(key, id);
-        hostLanes.push_back(lanesFor(url, !peerVerifyName.isEmpty()));
-        hostProto.push_back(url.scheme() == u"https"_s && options.http2 ? Proto::Unknown : Proto::Http1);
-        h2Seen.push_back(1);
-        h2Limit.push_back(0);
-        hostFirstAt.push_back(-1);
-        hostSettleMs.push_back(SettleMs);
-        hostInFlight.push_back(0);
+        // Direct use asks for the same URL again and again: one compare instead of a key to build.
+        if (lastHost.id >= 0 && lastHost.url == url && lastHost.peer == peerVerifyName)
+            return lastHost.id;
+        const int id = hostIdByKey(url, peerVerifyName);
+        lastHost = {url, peerVerifyName, id};
         return id;
     }
+    struct LastHost
+    {
+        QUrl url;
+        QString peer;
+        int id = -1;
+    } lastHost;
+    int hostIdByKey(const QUrl &url, const QString &peerVerifyName);
     /// Requests send() puts on one pool (manager, lane) of \a hostId: its connections under
     /// HTTP/1.1, streams of its connection under HTTP/2.
     int laneCapacity(int hostId) const
@@ -433,6 +443,19 @@ struct NetworkSession::Private
     }
     /// What the session sets on every request (only what differs from Qt's defaults).
     QNetworkRequest prepare(QNetworkRequest r) const;
+    /// send()'s request as the caller gave it (\c in) and as the session sends it (\c out:
+    /// prepared, and Qt told to follow no redirect, which Qt would otherwise set on a copy of
+    /// every request), with the caller's own redirect policy, if any. The last one is kept: a
+    /// worker sends the same request again and again, and then shares it (one compare, no copy).
+    struct CallRequest
+    {
+        QNetworkRequest in;
+        QNetworkRequest out;
+        int policy = -1;   ///< the caller's QNetworkRequest::RedirectPolicy; -1: none set
+        bool valid = false;
+    };
+    CallRequest lastCall;
+    const CallRequest &callRequest(const QNetworkRequest &request);
     QString refusal(const QByteArray &verb, const QUrl &url) const
     {
         return u"refused %1 %2: the host is stopping (the network session of service \"%3\" is %4 and takes no new requests)"_s

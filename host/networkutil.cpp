@@ -111,8 +111,11 @@ std::chrono::milliseconds backoffDelay(int retry, std::chrono::milliseconds base
 
 bool isIdempotent(const QByteArray &verb)
 {
-    static const QByteArrayList safe = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
-    return safe.contains(verb.toUpper());
+    for (const char *safe : {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"}) {
+        if (verb.compare(safe, Qt::CaseInsensitive) == 0)
+            return true;
+    }
+    return false;
 }
 
 Redirect redirectFor(const QUrl &from, int status, const QByteArray &location, const QByteArray &verb,

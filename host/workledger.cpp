@@ -8,6 +8,7 @@
 #include <QtCore/QMutex>
 
 #include <algorithm>
+#include <array>
 #include <set>
 #include <unordered_map>
 
@@ -76,7 +77,20 @@ struct WorkLedger::Private
     std::set<QString> strings;              // kind names; nodes never move
 
     /// Under the mutex.
-    const QString *intern(const QString &s) { return &*strings.insert(s).first; }
+    /// The few kinds in use come back on every add and rename: the same data (the callers' string
+    /// constants, which the set's copies share) is found without walking the set.
+    std::array<const QString *, 4> recent{};
+    size_t nextRecent = 0;
+    const QString *intern(const QString &s)
+    {
+        for (const QString *r : recent) {
+            if (r && r->constData() == s.constData() && r->size() == s.size())
+                return r;
+        }
+        const QString *interned = &*strings.insert(s).first;
+        recent[nextRecent++ % recent.size()] = interned;
+        return interned;
+    }
     ServiceState &state(const QString &service)
     {
         if (last && last->name == service)

@@ -126,8 +126,15 @@ void HttpPollerService::start()
         reportFailed(u"config.headers: "_s + problem);
         return;
     }
-    for (auto it = headers.constBegin(); it != headers.constEnd(); ++it)
-        m_headers.append({it.key().toLatin1(), it.value().toString().toUtf8()});
+    // One request per URL, made once: a request sent again is shared, not built and copied per poll.
+    for (const QUrl &url : std::as_const(m_urls)) {
+        QNetworkRequest request(url);
+        for (auto it = headers.constBegin(); it != headers.constEnd(); ++it)
+            request.setRawHeader(it.key().toLatin1(), it.value().toString().toUtf8());
+        if (!m_body.isEmpty() && !request.hasRawHeader("Content-Type"))
+            request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/octet-stream"));
+        m_requests.append(request);
+    }
     if (const QString path = cfg.value(u"output"_s).toString(); !path.isEmpty()) {
         m_output = std::make_unique<QFile>(path);
         if (!m_output->open(QIODevice::WriteOnly | QIODevice::Append | QIODevice::Text)) {
@@ -162,13 +169,8 @@ void HttpPollerService::poll(Worker *w)
 {
     if (m_stopping)
         return;
-    w->url = m_urls.at(int((w->index + w->polls) % m_urls.size()));
+    const QNetworkRequest &request = m_requests.at(int((w->index + w->polls) % m_requests.size()));
     ++w->polls;
-    QNetworkRequest request(w->url);
-    for (const auto &[name, value] : std::as_const(m_headers))
-        request.setRawHeader(name, value);
-    if (!m_body.isEmpty() && !request.hasRawHeader("Content-Type"))
-        request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/octet-stream"));
     w->started.start();
     NetworkCall *call = m_session->send(request, m_method, m_body);
     w->call = call;

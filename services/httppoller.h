@@ -13,6 +13,7 @@
 #include <QtCore/QFile>
 #include <QtCore/QList>
 #include <QtCore/QUrl>
+#include <QtNetwork/QNetworkRequest>
 
 #include <memory>
 
@@ -49,7 +50,6 @@ private:
         NetworkCall *call = nullptr;
         QTimer *pause = nullptr;
         QElapsedTimer started;
-        QUrl url;
     };
     void poll(Worker *w);
     void onFinished(Worker *w, NetworkCall *call);
@@ -61,7 +61,7 @@ private:
     QList<QUrl> m_urls;
     QByteArray m_method = "GET";
     QByteArray m_body;
-    QList<std::pair<QByteArray, QByteArray>> m_headers;
+    QList<QNetworkRequest> m_requests;   ///< by URL, with the configured headers
     int m_interval = 1000;
     std::unique_ptr<QFile> m_output;
     QList<std::shared_ptr<Worker>> m_workers;

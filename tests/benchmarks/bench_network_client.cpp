@@ -132,26 +132,33 @@ static StartOne sendGet(NetworkSession *session, const QNetworkRequest &request)
     };
 }
 
+/// \a poolCount pools of 6 connections over the managers \a ms, round-robin (lane = index /
+/// managers): with fewer managers than pools, the layout the session uses.
+static std::vector<Pool> lanedPools(const QNetworkRequest &request, const std::vector<QNetworkAccessManager *> &ms,
+                                    int poolCount)
+{
+    std::vector<Pool> pools;
+    const int managers = int(ms.size());
+    for (int p = 0; p < poolCount; ++p) {
+        QNetworkRequest r = request;
+        if (p >= managers)
+            r.setPeerVerifyName(u"lane-%1.invalid"_s.arg(p / managers));
+        pools.emplace_back(ms[size_t(p % managers)], r);
+    }
+    return pools;
+}
+
 Throughput measureThroughput(const QUrl &fast, int rounds, int perRound)
 {
     constexpr int Concurrency = 64;
     const QNetworkRequest request = requestFor(fast);
     Throughput out;
     // One variant: fresh managers (fresh connections), a warm-up, then the timed requests.
-    // \a pools pools of 6 connections over \a managers managers, round-robin (lane = index /
-    // managers): with managers < pools, the layout the session uses.
     auto bare = [&](int managers, int poolCount, Cost *cost = nullptr) {
         std::vector<QNetworkAccessManager *> ms;
-        std::vector<Pool> pools;
         for (int i = 0; i < managers; ++i)
             ms.push_back(new QNetworkAccessManager);
-        for (int p = 0; p < poolCount; ++p) {
-            QNetworkRequest r = request;
-            if (p >= managers)
-                r.setPeerVerifyName(u"lane-%1.invalid"_s.arg(p / managers));
-            pools.emplace_back(ms[size_t(p % managers)], r);
-        }
-        const StartOne one = bareGet(pools);
+        const StartOne one = bareGet(lanedPools(request, ms, poolCount));
         rate(128, Concurrency, one);
         const double r = rate(perRound, Concurrency, one, cost);
         qDeleteAll(ms);
@@ -400,22 +407,27 @@ AbortTimes measureAbort(HttpFixture &server, const QUrl &never, int rounds)
 // ---- 5. instructions per request (child role "calls", run under callgrind by run.sh) -----------
 
 /// \a n GETs to /fast at 64 concurrent, after a warm-up, through \a variant: "bare" (a plain
-/// manager, as the throughput part's reference), "send" or "direct" (manager()->get()). Only
+/// manager, as the throughput part's reference), "send" or "direct" (manager()->get()), at 6
+/// connections; or, at 64, "send64" and "lanes" (bare managers in the session's layout). Only
 /// the timed requests are counted (callgrind --collect-atstart=no), on this thread.
 int callsChild(const QByteArray &variant, int n)
 {
-    if (variant != "bare" && variant != "send" && variant != "direct")
-        qFatal("--role=calls: unknown variant \"%s\" (bare, send or direct)", variant.constData());
+    const QByteArrayList variants = {"bare", "send", "direct", "send64", "lanes"};
+    if (!variants.contains(variant))
+        qFatal("--role=calls: unknown variant \"%s\" (%s)", variant.constData(), variants.join(", ").constData());
     HttpFixture server;
     if (!server.startInThread())
         qFatal("server: %s", qPrintable(server.errorString()));
     const QNetworkRequest request = requestFor(server.url(u"/fast"_s));
     WorkLedger ledger;
-    NetworkSession session(u"bench"_s, &ledger, sessionOptions(64, 6));
-    QNetworkAccessManager bareManager;
-    const StartOne one = variant == "send" ? sendGet(&session, request)
+    NetworkSession session(u"bench"_s, &ledger, sessionOptions(64, variant == "send64" ? 64 : 6));
+    QObject owner;
+    std::vector<QNetworkAccessManager *> bare;
+    for (int i = variant == "lanes" ? std::min(QThread::idealThreadCount(), 11) : 1; i > 0; --i)
+        bare.push_back(new QNetworkAccessManager(&owner));
+    const StartOne one = variant.startsWith("send") ? sendGet(&session, request)
                          : variant == "direct" ? directGet(&session, request)
-                                               : bareGet({Pool(&bareManager, request)});
+                                               : bareGet(lanedPools(request, bare, variant == "lanes" ? 11 : 1));
     rate(256, 64, one);
     BENCH_TOGGLE_COLLECT();
     rate(n, 64, one);

@@ -49,6 +49,7 @@ private Q_SLOTS:
     void aFullHostDoesNotHoldUpAnother();
     void manyConnectionsToOneHostAreReallyOpen();
     void rateLimitSpacesRequests();
+    void aRequestSentAgainGoesOutAsItIsNow();
 
 private:
     HttpFixture *m_server = nullptr;
@@ -428,3 +429,37 @@ void TestNetworkSession::rateLimitSpacesRequests()
 
 QTEST_MAIN(TestNetworkSession)
 #include "tst_networksession.moc"
+
+void TestNetworkSession::aRequestSentAgainGoesOutAsItIsNow()
+{
+    // send() keeps the request it last prepared, and each lane the request it last sent there,
+    // and shares them with a call that brings the same request. One object changed between
+    // calls, and two requests in turn over many lanes, must still go out as they are now.
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions(24, 24));   // 4 pools: lanes 1 to 3 get a name
+    QNetworkRequest r(m_server->url(u"/redirect?n=1&to=/echo"_s));
+    auto followed = watch(s.send(r));
+    QTRY_VERIFY(followed->done);
+    QCOMPARE(followed->status, 200);
+    r.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::ManualRedirectPolicy);
+    auto manual = watch(s.send(r));
+    QTRY_VERIFY(manual->done);
+    QCOMPARE(manual->status, 302);   // the policy set since the last call
+    r.setUrl(m_server->url(u"/echo?second"_s));
+    r.setRawHeader("X-Berth-Test", "changed");
+    auto changed = watch(s.send(r));
+    QTRY_VERIFY(changed->done);
+    QVERIFY2(changed->body.contains("\"query\":\"second\"") && changed->body.contains("\"x-berth-test\":\"changed\""),
+             changed->body.constData());
+    const QNetworkRequest a(m_server->url(u"/echo?a"_s)), b(m_server->url(u"/delay?ms=50"_s));
+    Outcomes outs;
+    for (int i = 0; i < 96; ++i)
+        outs.append(watch(s.send(i % 2 ? b : a)));
+    QTRY_VERIFY_WITH_TIMEOUT(allDone(outs), 20000);
+    for (int i = 0; i < 96; ++i) {
+        QCOMPARE(outs.at(i)->status, 200);
+        QCOMPARE(outs.at(i)->body.contains("\"query\":\"a\""), i % 2 == 0);
+    }
+    QCOMPARE(m_server->requestsReceived(u"/delay"_s), 48);
+    QCOMPARE(m_server->connectionsOpen(), 24);   // all four pools took calls
+}
