@@ -143,6 +143,7 @@ void NetworkSession::raiseAutomaticLimits(int concurrent)
     if (d->options.connectionsPerHost <= 0) {
         d->perHostLimit = std::max(NetworkOptions::DefaultConnectionsPerHost, concurrent);
         d->perManagerLimit = std::min(QtMaxConnectionsPerManager, d->perHostLimit);
+        d->lastCall.valid = false;   // prepare() sets the connections per pool (Qt >= 6.5)
     }
     d->pump();
 }

@@ -10,12 +10,13 @@ cmake --build "$build" -j2 --target bench_shutdown bench_network
 "$build/tests/benchmarks/bench_network" "${1:-5}"
 
 # Instructions per request on the thread that owns the session, counted by callgrind: 2 000
-# GETs to /fast at 64 concurrent, after a warm-up, through a bare QNetworkAccessManager, send()
-# and manager()->get(). Unlike the req/s above they do not move with the machine's load (runs
-# differ by ~1 %, in how the event loop batches what arrives).
+# GETs to /fast at 64 concurrent, after a warm-up: at 6 connections through a bare
+# QNetworkAccessManager, send() and manager()->get(); at 64, send() and bare managers in the
+# session's layout ("lanes"). Unlike the req/s above they do not move with the machine's load
+# (runs differ by ~1 %, in how the event loop batches what arrives).
 echo "instructions per request on the owning thread (callgrind, 3 runs each, median)"
 declare -A med
-for variant in bare send direct; do
+for variant in bare send direct lanes send64; do
     counts=()
     for run in 1 2 3; do
         out=$(valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file=/dev/null \
@@ -26,5 +27,5 @@ for variant in bare send direct; do
     med[$variant]=$(printf '%s\n' "${counts[@]}" | sort -n | sed -n 2p)
     echo "  $variant: ${med[$variant]} (runs ${counts[*]})"
 done
-awk -v b="${med[bare]}" -v s="${med[send]}" -v d="${med[direct]}" \
-    'BEGIN { printf "  send() x%.3f of bare (+%d); manager()->get() x%.3f of bare (+%d)\n", s / b, s - b, d / b, d - b }'
+awk -v b="${med[bare]}" -v s="${med[send]}" -v d="${med[direct]}" -v l="${med[lanes]}" -v s64="${med[send64]}" \
+    'BEGIN { printf "  send() x%.3f of bare (+%d); manager()->get() x%.3f of bare (+%d); send() at 64 per host x%.3f of bare managers in its layout (+%d)\n", s / b, s - b, d / b, d - b, s64 / l, s64 - l }'
