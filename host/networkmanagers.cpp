@@ -356,6 +356,15 @@ TrackedManager *NetworkSession::Private::addManager(bool forDirect)
     managers.push_back(m);
     return m;
 }
+void NetworkSession::Private::setLimits(int concurrent, int connectionsPerHost)
+{
+    static const int cores = std::max(1, QThread::idealThreadCount());
+    maxConcurrent = concurrent;
+    perHostLimit = connectionsPerHost;
+    perManagerLimit = std::min(QtMaxConnectionsPerManager, perHostLimit);
+    sendPoolSize = std::min(perManagerLimit, std::max(std::min(3, perHostLimit), (perHostLimit + cores - 1) / cores));
+    lastCall.valid = false;   // prepare() sets the connections per pool (Qt >= 6.5)
+}
 /// A pool with a free connection for \a hostId. Pools are lanes of a few managers: at least as
 /// many managers as the machine has cores, and one per MaxConnectionsPerManager connections
 /// (each manager has one HTTP thread, which parses every byte that arrives, and its event loop

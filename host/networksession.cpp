@@ -66,10 +66,8 @@ NetworkSession::NetworkSession(const QString &service, WorkLedger *ledger,
     d->service = service;
     d->ledger = ledger;
     d->options = options;
-    d->maxConcurrent = options.maxConcurrent > 0 ? options.maxConcurrent : NetworkOptions::DefaultMaxConcurrent;
-    d->perHostLimit = options.connectionsPerHost > 0 ? options.connectionsPerHost
-                                                     : NetworkOptions::DefaultConnectionsPerHost;
-    d->perManagerLimit = std::min(QtMaxConnectionsPerManager, d->perHostLimit);
+    d->setLimits(options.maxConcurrent > 0 ? options.maxConcurrent : NetworkOptions::DefaultMaxConcurrent,
+                 options.connectionsPerHost > 0 ? options.connectionsPerHost : NetworkOptions::DefaultConnectionsPerHost);
     d->redactKeys = builtinRedactedQuery() + options.redactQuery;
     d->clock.start();
     d->tokens = options.rateBurst;
@@ -138,13 +136,9 @@ QNetworkAccessManager *NetworkSession::manager(const std::source_location &where
 
 void NetworkSession::raiseAutomaticLimits(int concurrent)
 {
-    if (d->options.maxConcurrent <= 0)
-        d->maxConcurrent = std::max(NetworkOptions::DefaultMaxConcurrent, concurrent);
-    if (d->options.connectionsPerHost <= 0) {
-        d->perHostLimit = std::max(NetworkOptions::DefaultConnectionsPerHost, concurrent);
-        d->perManagerLimit = std::min(QtMaxConnectionsPerManager, d->perHostLimit);
-        d->lastCall.valid = false;   // prepare() sets the connections per pool (Qt >= 6.5)
-    }
+    d->setLimits(d->options.maxConcurrent > 0 ? d->maxConcurrent : std::max(NetworkOptions::DefaultMaxConcurrent, concurrent),
+                 d->options.connectionsPerHost > 0 ? d->perHostLimit
+                                                   : std::max(NetworkOptions::DefaultConnectionsPerHost, concurrent));
     d->pump();
 }
 

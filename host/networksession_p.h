@@ -243,7 +243,13 @@ struct NetworkSession::Private
     State state = State::Open;
     int maxConcurrent = NetworkOptions::DefaultMaxConcurrent;
     int perHostLimit = NetworkOptions::DefaultConnectionsPerHost;
-    int perManagerLimit = QtMaxConnectionsPerManager;
+    int perManagerLimit = QtMaxConnectionsPerManager;   ///< Qt's connections per pool (host, port, peer name)
+    /// send()'s HTTP/1.1 connections per pool: a host's connections spread over one manager
+    /// (HTTP thread) per core, in pools of at least 3, at most Qt's. One HTTP thread parses
+    /// every byte of its connections; with a host's 6 connections on one it is the busiest
+    /// thread of the process (97 % of a core in bench_network's throughput rows).
+    int sendPoolSize = QtMaxConnectionsPerManager;
+    void setLimits(int concurrent, int connectionsPerHost);
     QStringList redactKeys;
     std::vector<TrackedManager *> managers;   ///< send()'s and manager()'s, by index
     TrackedManager *directManager = nullptr;   ///< made on the first manager() call
@@ -367,8 +373,8 @@ struct NetworkSession::Private
     /// HTTP/1.1, streams of its connection under HTTP/2.
     int laneCapacity(int hostId) const
     {
-        if (hostProto[size_t(hostId)] != Proto::Http2)
-            return perManagerLimit;
+        if (hostProto[size_t(hostId)] != Proto::Http2)   // unknown: one pool of Qt's (the handshake tells)
+            return hostProto[size_t(hostId)] == Proto::Http1 ? sendPoolSize : perManagerLimit;
         const int limit = h2Limit[size_t(hostId)];
         return limit > 0 ? std::min(limit, Http2StreamsPerLane) : Http2StreamsPerLane;
     }

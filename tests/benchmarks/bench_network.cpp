@@ -316,7 +316,8 @@ int main(int argc, char **argv)
                 tpRounds, std::min(runs, 3), std::max(3, runs), e2eRuns, serverProcess ? "berth run http-fixture process" : "in-process thread");
     std::printf("  %-58s %16s  %-12s %s\n", "figure", "value", "target", "ratio / verdict");
     row("bare QNAM, 1 manager (6 connections): req/s", u"%1"_s.arg(median(tp.bare1), 0, 'f', 0), u"-"_s, u"reference"_s);
-    row("session send(), 6 per host (1 manager): req/s", u"%1"_s.arg(median(tp.send6), 0, 'f', 0), u">= 0.97"_s,
+    row(qPrintable(u"session send(), 6 per host (%1 manager(s)): req/s"_s.arg(tp.send6Managers)),
+        u"%1"_s.arg(median(tp.send6), 0, 'f', 0), u">= 0.97"_s,
         u"x%1 of bare  %2"_s.arg(median(tp.rSend6), 0, 'f', 3).arg(pass(median(tp.rSend6) >= 0.97)));
     row("session manager()->get(), tracked: req/s", u"%1"_s.arg(median(tp.direct6), 0, 'f', 0), u">= 0.97"_s,
         u"x%1 of bare  %2"_s.arg(median(tp.rDirect6), 0, 'f', 3).arg(pass(median(tp.rDirect6) >= 0.97)));

@@ -184,7 +184,7 @@ Throughput measureThroughput(const QUrl &fast, int rounds, int perRound)
         Cost cb1, cs6, cd6;
         const std::function<void()> steps[] = {
             [&] { b1 = bare(1, 1, &cb1); },
-            [&] { s6 = session(6, false, &cs6); },
+            [&] { s6 = session(6, false, &cs6, &out.send6Managers); },
             [&] { d6 = session(6, true, &cd6); },
             [&] { s64 = session(64, false, nullptr, &out.send64Managers); },
             [&] { b11 = bare(11, 11); },

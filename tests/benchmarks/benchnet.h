@@ -139,6 +139,7 @@ struct Throughput
     std::vector<double> bare1, send6, direct6, send64, bare11, bareLanes;
     std::vector<double> rSend6, rDirect6, rSend64vsBare1, rSend64vsBare11, rSend64vsLanes;
     int send64Managers = 0;
+    int send6Managers = 0;
 };
 
 struct AbortTimes

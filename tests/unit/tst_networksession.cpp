@@ -50,6 +50,7 @@ private Q_SLOTS:
     void manyConnectionsToOneHostAreReallyOpen();
     void rateLimitSpacesRequests();
     void aRequestSentAgainGoesOutAsItIsNow();
+    void aHostsConnectionsSpreadOverTheCores();
 
 private:
     HttpFixture *m_server = nullptr;
@@ -462,4 +463,24 @@ void TestNetworkSession::aRequestSentAgainGoesOutAsItIsNow()
     }
     QCOMPARE(m_server->requestsReceived(u"/delay"_s), 48);
     QCOMPARE(m_server->connectionsOpen(), 24);   // all four pools took calls
+}
+
+void TestNetworkSession::aHostsConnectionsSpreadOverTheCores()
+{
+    // One HTTP thread parses every byte of its connections: send() puts a host's 6 (the
+    // default) on one manager per core, in pools of at least 3. Still 6 at the server, and a
+    // light load stays on one manager.
+    WorkLedger ledger;
+    NetworkSession s(Svc, &ledger, quickOptions());
+    auto one = watch(s.get(QNetworkRequest(m_server->url(u"/fast"_s))));
+    QTRY_VERIFY(one->done);
+    QCOMPARE(s.managerCount(), 1);
+    const Outcomes outs = getMany(s, 12, m_server->url(u"/never"_s));
+    QTRY_COMPARE(m_server->requestsReceived(u"/never"_s), 6);
+    QCOMPARE(s.inFlight(), 6);
+    QCOMPARE(m_server->connectionsOpen(), 6);
+    QCOMPARE(s.managerCount(), QThread::idealThreadCount() >= 2 ? 2 : 1);
+    s.abortAll();
+    QVERIFY(allDone(outs));
+    s.close();
 }
