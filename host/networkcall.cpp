@@ -206,6 +206,8 @@ void NetworkSession::Private::dispatch(NetworkCall *call, TrackedManager *m, int
     dispatchingLane = 0;
     cd->reply = reply;   // progress is read on demand (refreshProgress, sweepStalls), not per signal
     cd->progress = -1;
+    cd->headSeen = false;
+    cd->announced = -1;
     cd->progressAt = clock.elapsed();
     // The size cap is the sweep's too, at least every CapSweepMs while a capped call is in flight
     // (Qt's own hold-back, setReadBufferSize(), costs a queued call into the HTTP thread per

@@ -197,6 +197,10 @@ struct NetworkCall::Private
     bool repeatable = false;    ///< idempotent, or retryNonIdempotent: any transient failure is retried
     qint64 cap = 0;             ///< the largest body it takes in (maxResponseSize); 0: none
     qint64 overCap = -1;        ///< the size cap ended it: what the answer announced or had sent
+    /// The attempt's head has come (the sweep looks once), and the Content-Length it announced
+    /// (-1: none, or a HEAD).
+    bool headSeen = false;
+    qint64 announced = -1;
     /// Ends the call as over its deadline: \a state says where it was.
     void failDeadline(const QString &state)
     {

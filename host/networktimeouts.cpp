@@ -73,13 +73,18 @@ void NetworkSession::Private::sweepStalls()
             }
         }
         const qint64 buffered = reply->bytesAvailable();
+        if (!cd->headSeen && reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).isValid()) {
+            // Read once per attempt: the head does not change.
+            cd->headSeen = true;
+            bool known = false;
+            const qint64 length = cd->verb == "HEAD" ? -1
+                : reply->header(QNetworkRequest::ContentLengthHeader).toLongLong(&known);
+            cd->announced = known ? length : -1;
+        }
         if (cd->cap > 0) {
             // Over the cap: more buffered than it, or announced.
-            bool known = false;
-            const qint64 announced = cd->verb == "HEAD" ? -1
-                : reply->header(QNetworkRequest::ContentLengthHeader).toLongLong(&known);
-            if (buffered > cd->cap || (known && announced > cd->cap)) {
-                cd->overCap = known && announced > cd->cap ? announced : buffered;
+            if (buffered > cd->cap || cd->announced > cd->cap) {
+                cd->overCap = cd->announced > cd->cap ? cd->announced : buffered;
                 stalled.append(reply);
                 continue;
             }
@@ -88,7 +93,7 @@ void NetworkSession::Private::sweepStalls()
         if (cd->keepsQtTimer() || limit <= 0)
             continue;
         watching = true;
-        const qint64 seen = buffered + (reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).isValid() ? 1 : 0);
+        const qint64 seen = buffered + (cd->headSeen ? 1 : 0);
         if (seen != cd->progress) {
             cd->progress = seen;
             cd->progressAt = now;
