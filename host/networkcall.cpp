@@ -170,23 +170,23 @@ void NetworkSession::Private::dispatch(NetworkCall *call, TrackedManager *m, int
     dispatchingLane = lane;
     const bool qtTimer = cd->keepsQtTimer() && options.transferTimeout.count() > 0;
     // Most calls go out as they came, or as the call before them on the same lane: no copy.
-    std::optional<QNetworkRequest> laned;
-    if (qtTimer) {
-        laned = cd->request;
-        if (lane > 0)
-            laned->setPeerVerifyName(laneName(laned->url(), lane));
-        laned->setTransferTimeout(int(options.transferTimeout.count()));
-    } else if (lane > 0) {
+    const QNetworkRequest *out = &cd->request;
+    if (lane > 0) {
         if (lanedRequests.size() <= size_t(lane))
             lanedRequests.resize(size_t(lane) + 1);
-        LanedRequest &last = lanedRequests[size_t(lane)];
-        if (!(last.from == cd->request)) {   // the same object first: no deep compare
-            last.from = cd->request;
-            last.laned = cd->request;
-            last.laned.setPeerVerifyName(laneName(cd->request.url(), lane));
-        }
+        out = &lanedRequests[size_t(lane)].get(cd->request, [&] {
+            QNetworkRequest laned = cd->request;
+            laned.setPeerVerifyName(laneName(laned.url(), lane));
+            return laned;
+        });
     }
-    const QNetworkRequest &request = laned ? *laned : lane > 0 ? lanedRequests[size_t(lane)].laned : cd->request;
+    std::optional<QNetworkRequest> timed;   // an upload: Qt's timer, on the request
+    if (qtTimer) {
+        timed = *out;
+        timed->setTransferTimeout(int(options.transferTimeout.count()));
+        out = &*timed;
+    }
+    const QNetworkRequest &request = *out;
     // Qt's own operations where there is one: a custom "GET" bypasses the cache, a custom
     // "HEAD" waits for a body that never comes.
     QNetworkReply *reply = nullptr;
@@ -376,15 +376,12 @@ void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *
 
 const NetworkSession::Private::CallRequest &NetworkSession::Private::callRequest(const QNetworkRequest &request)
 {
-    if (lastCall.valid && lastCall.in == request)   // the same object first: no deep compare
-        return lastCall;
-    lastCall.in = request;
-    lastCall.out = prepare(request);
-    const QVariant policy = request.attribute(QNetworkRequest::RedirectPolicyAttribute);
-    lastCall.policy = policy.isValid() ? policy.toInt() : -1;
-    lastCall.out.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::ManualRedirectPolicy);
-    lastCall.valid = true;
-    return lastCall;
+    return lastCall.get(request, [&] {
+        const QVariant policy = request.attribute(QNetworkRequest::RedirectPolicyAttribute);
+        CallRequest made{prepare(request), policy.isValid() ? policy.toInt() : -1};
+        made.out.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::ManualRedirectPolicy);
+        return made;
+    });
 }
 
 NetworkCall *NetworkSession::send(const QNetworkRequest &request, const QByteArray &verb,

@@ -363,7 +363,7 @@ void NetworkSession::Private::setLimits(int concurrent, int connectionsPerHost)
     perHostLimit = connectionsPerHost;
     perManagerLimit = std::min(QtMaxConnectionsPerManager, perHostLimit);
     sendPoolSize = std::min(perManagerLimit, std::max(std::min(3, perHostLimit), (perHostLimit + cores - 1) / cores));
-    lastCall.valid = false;   // prepare() sets the connections per pool (Qt >= 6.5)
+    lastCall.clear();   // prepare() sets the connections per pool (Qt >= 6.5)
 }
 /// A pool with a free connection for \a hostId. Pools are lanes of a few managers: at least as
 /// many managers as the machine has cores, and one per MaxConnectionsPerManager connections
@@ -430,16 +430,15 @@ QNetworkRequest NetworkSession::Private::prepare(QNetworkRequest r) const
     return r;
 }
 
-NetworkSession::Private::Named NetworkSession::Private::namedInCache(const std::pair<QByteArray, QUrl> &key)
+NetworkSession::Private::Named NetworkSession::Private::namedInCache(const QByteArray &verb, const QUrl &url)
 {
-    const QByteArray &verb = key.first;
-    const QUrl &url = key.second;
+    auto key = std::make_pair(verb, url);
     if (const auto it = names.constFind(key); it != names.constEnd())
         return *it;
     if (names.size() >= 256)
         names.clear();   // a bounded cache: many distinct URLs simply stop being shared
     Named n{QString::fromLatin1(verb) + u' ' + q->redact(url), hostIdOf(url, {})};
-    names.insert(key, n);
+    names.insert(std::move(key), n);
     return n;
 }
 

@@ -10,6 +10,7 @@
 #include <berth/workledger.h>
 
 #include "callqueue_p.h"
+#include "lastone_p.h"
 #include "networklane_p.h"
 
 #include <QtCore/QElapsedTimer>
@@ -27,6 +28,7 @@
 #include <limits>
 #include <queue>
 #include <memory>
+#include <tuple>
 #include <vector>
 
 Q_DECLARE_LOGGING_CATEGORY(lcNet)
@@ -292,14 +294,8 @@ struct NetworkSession::Private
     bool closing = false;                 ///< close() moves replies away from the managers
     NetworkCall *dispatching = nullptr;   ///< set while send() hands a request to a manager
     int dispatchingLane = 0;
-    /// By lane: the last request sent on it as the call had it (\c from) and with the lane's
-    /// peer verify name (\c laned), shared by the next call with the same request.
-    struct LanedRequest
-    {
-        QNetworkRequest from;
-        QNetworkRequest laned;
-    };
-    std::vector<LanedRequest> lanedRequests;
+    /// By lane: the last request sent on it, with the lane's peer verify name.
+    std::vector<LastOne<QNetworkRequest, QNetworkRequest>> lanedRequests;
     const char *directFile = nullptr;     ///< where manager() was last asked for
     uint directLine = 0;
     bool pumping = false;
@@ -338,16 +334,10 @@ struct NetworkSession::Private
 
     Named named(const QByteArray &verb, const QUrl &url)
     {
-        // A worker's next call is mostly to the URL of its last: one compare instead of hashing it.
-        if (lastNamed.hostId >= 0 && lastNamedKey.second == url && lastNamedKey.first == verb)
-            return lastNamed;
-        lastNamedKey = std::make_pair(verb, url);
-        lastNamed = namedInCache(lastNamedKey);
-        return lastNamed;
+        return lastNamed.get(std::tie(verb, url), [&] { return namedInCache(verb, url); });
     }
-    std::pair<QByteArray, QUrl> lastNamedKey;
-    Named lastNamed;
-    Named namedInCache(const std::pair<QByteArray, QUrl> &key);
+    LastOne<std::tuple<QByteArray, QUrl>, Named> lastNamed;
+    Named namedInCache(const QByteArray &verb, const QUrl &url);
     QString nameOf(const QByteArray &verb, const QUrl &url) { return named(verb, url).name; }
     const std::atomic<int> *earlyStop = nullptr;
 
@@ -359,19 +349,9 @@ struct NetworkSession::Private
 
     int hostIdOf(const QUrl &url, const QString &peerVerifyName)
     {
-        // Direct use asks for the same URL again and again: one compare instead of a key to build.
-        if (lastHost.id >= 0 && lastHost.url == url && lastHost.peer == peerVerifyName)
-            return lastHost.id;
-        const int id = hostIdByKey(url, peerVerifyName);
-        lastHost = {url, peerVerifyName, id};
-        return id;
+        return lastHost.get(std::tie(url, peerVerifyName), [&] { return hostIdByKey(url, peerVerifyName); });
     }
-    struct LastHost
-    {
-        QUrl url;
-        QString peer;
-        int id = -1;
-    } lastHost;
+    LastOne<std::tuple<QUrl, QString>, int> lastHost;
     int hostIdByKey(const QUrl &url, const QString &peerVerifyName);
     /// Requests send() puts on one pool (manager, lane) of \a hostId: its connections under
     /// HTTP/1.1, streams of its connection under HTTP/2.
@@ -453,18 +433,15 @@ struct NetworkSession::Private
     }
     /// What the session sets on every request (only what differs from Qt's defaults).
     QNetworkRequest prepare(QNetworkRequest r) const;
-    /// send()'s request as the caller gave it (\c in) and as the session sends it (\c out:
-    /// prepared, and Qt told to follow no redirect, which Qt would otherwise set on a copy of
-    /// every request), with the caller's own redirect policy, if any. The last one is kept: a
-    /// worker sends the same request again and again, and then shares it (one compare, no copy).
+    /// send()'s request as the session sends it: prepared, and Qt told to follow no redirect
+    /// (Qt would otherwise set that on a copy of every request); with the caller's own
+    /// redirect policy, if any (-1: none). Kept for the next call with the same request.
     struct CallRequest
     {
-        QNetworkRequest in;
         QNetworkRequest out;
-        int policy = -1;   ///< the caller's QNetworkRequest::RedirectPolicy; -1: none set
-        bool valid = false;
+        int policy = -1;
     };
-    CallRequest lastCall;
+    LastOne<QNetworkRequest, CallRequest> lastCall;
     const CallRequest &callRequest(const QNetworkRequest &request);
     QString refusal(const QByteArray &verb, const QUrl &url) const
     {
