@@ -2,12 +2,12 @@
 // The `berth` command line: run, check, services. Shared by the berth executable and by
 // users' own executables that add service types (berth/application.h).
 #include "builtin.h"
-#include "config.h"
-#include "logging.h"
+#include "config/config.h"
+#include "engine/logging.h"
 #include "platform.h"
-#include "report.h"
-#include "servicehost.h"
-#include "servicerunner.h"
+#include "engine/report.h"
+#include "engine/servicehost.h"
+#include "engine/servicerunner.h"
 
 #include <berth/application.h>
 #include <berth/lifetime.h>

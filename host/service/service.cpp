@@ -2,7 +2,7 @@
 #include <berth/service.h>
 #include <berth/servicecontext.h>
 
-#include "servicerunner.h"
+#include "engine/servicerunner.h"
 
 using namespace Qt::StringLiterals;
 

@@ -4,7 +4,7 @@
 // concurrently. The clock here runs on the event loop; the Watchdog backs it from its own thread.
 #pragma once
 
-#include "config.h"
+#include "config/config.h"
 
 #include <berth/lifetime.h>
 #include <berth/workledger.h>

@@ -1,10 +1,10 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // Entry points: read, parse (configjson.cpp) and validate (configvalidate.cpp) a configuration,
 // then present the errors in file order.
-#include "config.h"
+#include "config/config.h"
 
-#include "configjson.h"
-#include "configvalidate_p.h"
+#include "config/configjson.h"
+#include "config/configvalidate_p.h"
 
 #include <QtCore/QFile>
 

@@ -1,7 +1,7 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // The redirects send() follows itself: each hop by the call's redirect policy (net::redirectFor),
 // on a free connection of the hop's host, and none once the host is stopping.
-#include "networksession_p.h"
+#include "network/networksession_p.h"
 
 namespace berth {
 

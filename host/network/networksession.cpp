@@ -3,9 +3,9 @@
 // or from the manager directly. The session keeps its own queue in front of Qt's so that nothing
 // waits invisibly inside a QNetworkAccessManager: once the host stops, what has not reached the
 // network never does. This file: the managers, the tracking of replies, the lifecycle.
-#include "networkproxy_p.h"
-#include "networksession_p.h"
-#include "persistentcookiejar_p.h"
+#include "network/networkproxy_p.h"
+#include "network/networksession_p.h"
+#include "network/persistentcookiejar_p.h"
 
 #include <berth/servicecontext.h>
 

@@ -3,7 +3,7 @@
 // take-back of requests Qt holds after a GOAWAY, and their deadlines (callTimeout,
 // CallOptions::deadline). All end a call from outside its own flow, so all run off session
 // timers, never a timer per call.
-#include "networksession_p.h"
+#include "network/networksession_p.h"
 
 #include <QtCore/QPointer>
 #include <QtCore/QVarLengthArray>

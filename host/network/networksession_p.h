@@ -9,9 +9,9 @@
 #include <berth/networksession.h>
 #include <berth/workledger.h>
 
-#include "callqueue_p.h"
-#include "lastone_p.h"
-#include "networklane_p.h"
+#include "network/callqueue_p.h"
+#include "network/lastone_p.h"
+#include "network/networklane_p.h"
 
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QHash>

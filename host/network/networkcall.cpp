@@ -1,9 +1,9 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // NetworkCall and the session's own queue: send(), the limits, the rate limit, dispatch to the
 // least busy manager, and what happens when an attempt ends (retry with backoff, or finish).
-#include "config.h"
-#include "networkproxy_p.h"
-#include "networksession_p.h"
+#include "config/config.h"
+#include "network/networkproxy_p.h"
+#include "network/networksession_p.h"
 
 #include <berth/servicecontext.h>
 

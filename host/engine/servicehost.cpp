@@ -1,9 +1,9 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-#include "servicehost.h"
+#include "engine/servicehost.h"
 
-#include "logging.h"
-#include "servicerunner.h"
-#include "watchdog.h"
+#include "engine/logging.h"
+#include "engine/servicerunner.h"
+#include "engine/watchdog.h"
 
 #include <berth/lifetime.h>
 #include <berth/serviceregistry.h>

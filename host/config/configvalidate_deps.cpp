@@ -1,7 +1,7 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // The "after" dependencies, checked once every service has been read: unknown or repeated
 // names, a service after itself, and cycles.
-#include "configvalidate_p.h"
+#include "config/configvalidate_p.h"
 
 #include <algorithm>
 #include <functional>

@@ -3,7 +3,7 @@
 // Every call into service code goes through here and is guarded against exceptions.
 #pragma once
 
-#include "config.h"
+#include "config/config.h"
 
 #include <berth/workledger.h>
 

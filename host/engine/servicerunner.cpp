@@ -1,9 +1,9 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-#include "servicerunner.h"
+#include "engine/servicerunner.h"
 
-#include "logging.h"
-#include "report.h"
-#include "trace.h"
+#include "engine/logging.h"
+#include "engine/report.h"
+#include "engine/trace.h"
 
 #include <berth/service.h>
 #include <berth/servicecontext.h>

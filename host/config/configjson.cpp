@@ -1,5 +1,5 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-#include "configjson.h"
+#include "config/configjson.h"
 
 #include <QtCore/QJsonArray>
 #include <QtCore/QJsonObject>

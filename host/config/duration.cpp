@@ -1,5 +1,5 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-#include "config.h"
+#include "config/config.h"
 
 #include <limits>
 

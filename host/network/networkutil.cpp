@@ -1,6 +1,6 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // Pure helpers of the network session: URL redaction, Retry-After, HTTP-dates, backoff.
-#include "networksession_p.h"
+#include "network/networksession_p.h"
 
 #include <QtCore/QLocale>
 #include <QtCore/QTimeZone>

@@ -1,11 +1,11 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-#include "shutdown.h"
+#include "engine/shutdown.h"
 
-#include "logging.h"
-#include "report.h"
-#include "servicerunner.h"
-#include "trace.h"
-#include "watchdog.h"
+#include "engine/logging.h"
+#include "engine/report.h"
+#include "engine/servicerunner.h"
+#include "engine/trace.h"
+#include "engine/watchdog.h"
 
 #include <QtCore/QMetaEnum>
 #include <QtCore/QTimer>

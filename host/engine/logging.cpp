@@ -1,5 +1,5 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-#include "logging.h"
+#include "engine/logging.h"
 
 Q_LOGGING_CATEGORY(lcHost, "berth.host", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcShutdown, "berth.shutdown", QtInfoMsg)

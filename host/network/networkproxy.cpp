@@ -1,6 +1,6 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // Where a network session's requests go: the session's proxy plan (networkproxy_p.h).
-#include "networkproxy_p.h"
+#include "network/networkproxy_p.h"
 
 #include <QtCore/QRegularExpression>
 #include <QtNetwork/QNetworkProxyFactory>

@@ -6,8 +6,8 @@
 // ("after": unknown names, cycles). Not installed.
 #pragma once
 
-#include "config.h"
-#include "configjson.h"
+#include "config/config.h"
+#include "config/configjson.h"
 
 #include <QtCore/QHash>
 #include <QtCore/QJsonObject>

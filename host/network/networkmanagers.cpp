@@ -2,9 +2,9 @@
 // The network session's managers: every request passes a TrackedManager's createRequest (and is
 // tracked from there until its reply is deleted), each on a pool with a free connection — a lane
 // of one of a few managers — and with the settings the session puts on every request.
-#include "networkproxy_p.h"
-#include "networksession_p.h"
-#include "persistentcookiejar_p.h"
+#include "network/networkproxy_p.h"
+#include "network/networksession_p.h"
+#include "network/persistentcookiejar_p.h"
 
 #include <QtCore/QEvent>
 #include <QtCore/QThread>

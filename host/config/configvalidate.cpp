@@ -4,7 +4,7 @@
 // reported, not just the first, so one run shows the user everything to fix.
 // The network block is read in configvalidate_network.cpp, the "after" checks are in
 // configvalidate_deps.cpp; the Validator class is declared in configvalidate_p.h.
-#include "configvalidate_p.h"
+#include "config/configvalidate_p.h"
 
 #include <berth/serviceregistry.h>
 

@@ -2,8 +2,8 @@
 // Validation of a "network" block, at the top level and in a service: limits, redirects,
 // retries, rate limit, cookie jar, cache, CA bundle, redaction and proxy. TLS verification cannot be
 // switched off, so the keys people use for that are reported, not merely unknown.
-#include "configvalidate_p.h"
-#include "networkproxy_p.h"
+#include "config/configvalidate_p.h"
+#include "network/networkproxy_p.h"
 
 #include <QtCore/QDir>
 #include <QtCore/QFile>

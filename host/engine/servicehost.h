@@ -3,10 +3,10 @@
 // requests (stop, reload, dump) and turns the end of the shutdown into a report and an exit code.
 #pragma once
 
-#include "config.h"
-#include "report.h"
-#include "shutdown.h"
-#include "trace.h"
+#include "config/config.h"
+#include "engine/report.h"
+#include "engine/shutdown.h"
+#include "engine/trace.h"
 
 #include <berth/workledger.h>
 
