@@ -305,6 +305,7 @@ int berth::runApplication(int argc, char **argv,
         if (!loadConfig(parser, registry, &config))
             return ExitUsage;
         printOut(u"%1: ok, %2 service(s)"_s.arg(config.sourceFile).arg(config.services.size()));
+        printOut(u"shutdown: %1"_s.arg(describeBudgets(config.shutdown, config.shutdown.deadline)));
         return ExitClean;
     }
     if (command == u"run")

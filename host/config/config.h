@@ -23,13 +23,36 @@ struct ShutdownConfig
 {
     Millis deadline{10000};   ///< "deadline": the whole shutdown, request to exit
     Millis intakeDelay{0};    ///< "intakeDelay": keep serving this long after the request (k8s)
+    /// "drain", "cancel", "reserve" as the file gives them. One not given follows the deadline
+    /// (shutdownBudgets()); after validation these hold the values for the configured deadline.
     Millis drain{5000};       ///< "drain": in-flight work may finish
     Millis cancel{2000};      ///< "cancel": cancelled work may wind down
     Millis reserve{250};      ///< "reserve": kept back at the end for close, report and log flush
+    bool drainGiven = false;
+    bool cancelGiven = false;
+    bool reserveGiven = false;
     /// "fastExit": once close is done and the report written, the berth executable ends the
     /// process without unwinding (idle connections and memory go back through the kernel).
     bool fastExit = true;
 };
+
+/// The phases' budgets for one shutdown whose deadline is \a deadline (the configured one, or
+/// the smaller one a supervisor allows). What the config does not give follows the deadline:
+/// after the intake delay, drain takes half of what is left and cancel a fifth; the reserve is
+/// 250ms; join has the rest. Given values are kept, and every value is clamped so that the
+/// phases end by deadline - reserve, where the reserve is at most a quarter of the deadline.
+struct ShutdownBudgets
+{
+    Millis intakeDelay{0};
+    Millis drain{0};
+    Millis cancel{0};
+    Millis join{0};
+    Millis reserve{0};
+};
+ShutdownBudgets shutdownBudgets(const ShutdownConfig &config, Millis deadline);
+/// "deadline 2s: drain 1s, cancel 400ms, join 350ms, reserve 250ms (drain, cancel and reserve
+/// follow the deadline)", for `berth check` and the log.
+QString describeBudgets(const ShutdownConfig &config, Millis deadline);
 
 struct ServiceConfig
 {

@@ -202,18 +202,45 @@ void Validator::readShutdown(const QJsonValue &value)
     const auto at = [&](const QString &key, const QString &fallback) {
         return PositionedJson::member(path, obj.contains(key) ? key : fallback);
     };
+    s.drainGiven = obj.contains(u"drain"_s);
+    s.cancelGiven = obj.contains(u"cancel"_s);
+    s.reserveGiven = obj.contains(u"reserve"_s);
     if (s.deadline.count() <= 0) {
         error(at(u"deadline"_s, QString()), u"deadline must be greater than 0"_s);
-    } else if (s.reserve >= s.deadline) {
+        return;
+    }
+    if (s.reserveGiven && s.reserve >= s.deadline) {
         error(at(u"reserve"_s, u"deadline"_s),
               u"reserve %1 must be less than deadline %2"_s.arg(formatDuration(s.reserve),
                                                                  formatDuration(s.deadline)));
-    } else if (const Millis sum = s.intakeDelay + s.drain + s.cancel + s.reserve; sum > s.deadline) {
-        error(path, u"intakeDelay %1 + drain %2 + cancel %3 + reserve %4 = %5 exceeds deadline %6"_s
-                        .arg(formatDuration(s.intakeDelay), formatDuration(s.drain),
-                             formatDuration(s.cancel), formatDuration(s.reserve),
-                             formatDuration(sum), formatDuration(s.deadline)));
+        return;
     }
+    // What the file gives must fit; what it leaves out follows the deadline (shutdownBudgets).
+    const ShutdownBudgets derived = shutdownBudgets(s, s.deadline);
+    QStringList terms;
+    Millis sum{0};
+    const auto add = [&](const QString &name, Millis value) {
+        terms << u"%1 %2"_s.arg(name, formatDuration(value));
+        sum += value;
+    };
+    add(u"intakeDelay"_s, s.intakeDelay);
+    if (s.drainGiven)
+        add(u"drain"_s, s.drain);
+    if (s.cancelGiven)
+        add(u"cancel"_s, s.cancel);
+    add(u"reserve"_s, s.reserveGiven ? s.reserve : derived.reserve);
+    if (sum > s.deadline) {
+        error(path, u"%1 = %2 exceeds deadline %3"_s.arg(terms.join(u" + "_s), formatDuration(sum),
+                                                         formatDuration(s.deadline)));
+        return;
+    }
+    if (!s.drainGiven)
+        s.drain = derived.drain;
+    if (!s.cancelGiven)
+        s.cancel = derived.cancel;
+    if (!s.reserveGiven)
+        s.reserve = derived.reserve;
+    m_result->config.shutdown = s;
 }
 
 void Validator::readService(const QJsonValue &value, const QString &path)

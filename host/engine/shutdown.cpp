@@ -75,12 +75,13 @@ void Shutdown::begin(const StopReason &reason)
     m_t0 = now() - late;
     // The watchdog holds the hard line even if a service blocks this thread from now on.
     m_parts.watchdog->arm(Watchdog::Clock::now() + deadline - Millis(late));
-    const qint64 reserve = qMin<qint64>(m_config.reserve.count(), deadline.count() / 4);
-    m_joinEnd = m_t0 + deadline.count() - reserve;
+    // Budgets not given in the config follow this deadline, also when a supervisor's is shorter.
+    const ShutdownBudgets b = shutdownBudgets(m_config, deadline);
+    m_joinEnd = m_t0 + deadline.count() - b.reserve.count();
     m_deadlineEnd = m_t0 + deadline.count();
-    const qint64 intakeEnd = m_intakeEnd = qMin(m_t0 + m_config.intakeDelay.count(), m_joinEnd);
-    m_drainEnd = qMin(intakeEnd + m_config.drain.count(), m_joinEnd);
-    m_cancelEnd = qMin(m_drainEnd + m_config.cancel.count(), m_joinEnd);
+    const qint64 intakeEnd = m_intakeEnd = m_t0 + b.intakeDelay.count();
+    m_drainEnd = intakeEnd + b.drain.count();
+    m_cancelEnd = m_drainEnd + b.cancel.count();
     m_parts.board->beginShutdown(reason.source, m_t0, deadline.count());
     m_parts.board->setRequests(1);
     m_parts.trace->instant(0, u"stop requested"_s, m_t0, reason.source);

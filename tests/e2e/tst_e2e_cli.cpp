@@ -64,7 +64,16 @@ void TestE2eCli::checkAcceptsValidConfig()
     const QString cfg = b.writeFile(u"ok.json"_s, R"({"services":[{"name":"a","type":"chaos"}]})");
     b.start({u"check"_s, u"--config"_s, cfg});
     QCOMPARE(b.finish(), 0);
-    QCOMPARE(b.stdOut().trimmed(), cfg + u": ok, 1 service(s)"_s);
+    QCOMPARE(b.stdOut().trimmed(), cfg + u": ok, 1 service(s)\nshutdown: deadline 10s: drain 5s, cancel 2s, "
+                                         u"join 2.75s, reserve 250ms (drain, cancel and reserve follow the deadline)"_s);
+    // The effective budgets of the file checked: here the deadline alone, and one given drain.
+    BerthProcess c;
+    const QString short_ = c.writeFile(u"short.json"_s,
+                                       R"({"shutdown":{"deadline":"2s","drain":"1.5s"},"services":[{"name":"a","type":"chaos"}]})");
+    c.start({u"check"_s, u"--config"_s, short_});
+    QCOMPARE(c.finish(), 0);
+    QVERIFY2(c.stdOut().contains(u"shutdown: deadline 2s: drain 1.5s, cancel 250ms, join 0ms, reserve 250ms "
+                                 u"(cancel and reserve follow the deadline)"_s), qPrintable(c.stdOut()));
 }
 
 void TestE2eCli::badInputExitsTwoWithPosition_data()

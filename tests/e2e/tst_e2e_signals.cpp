@@ -21,6 +21,7 @@ private Q_SLOTS:
     void thirdSigintFinishesEvenWhileTheLoopIsBlocked();
     void deadlineHoldsWhenAServiceBlocksTheLoop();
     void deadlineHoldsWhenTheLoopWasBlockedBeforeTheSignal();
+    void aDeadlineAloneHoldsAgainstAStopThatBlocks();
     void budgetsCountFromTheSignalWhenTheLoopWasBusy();
     void sighupReloadsValidConfig();
     void sighupKeepsOldConfigWhenNewOneIsInvalid();
@@ -138,6 +139,28 @@ void TestE2eSignals::deadlineHoldsWhenAServiceBlocksTheLoop()
     QVERIFY2(took < 1000 + 250, qPrintable(u"exit took %1ms"_s.arg(took)));
     QVERIFY2(took >= 950, qPrintable(u"exit took %1ms"_s.arg(took)));
     QVERIFY2(err.contains(u"shutdown deadline reached"_s), qPrintable(err));
+    QVERIFY2(err.contains(u"still stopping at the deadline: blocker"_s), qPrintable(err));
+}
+
+void TestE2eSignals::aDeadlineAloneHoldsAgainstAStopThatBlocks()
+{
+    // Only the deadline given: drain, cancel and the reserve follow it, and a stop() that blocks
+    // the loop for 30 s still ends at the deadline, naming the service.
+    BerthProcess b;
+    b.run(R"({"shutdown":{"deadline":"2s"},"services":[
+        {"name":"calm","type":"chaos"},
+        {"name":"blocker","type":"chaos","after":["calm"],"config":{"stopBlock":"30s"}}]})");
+    QVERIFY2(b.waitReady(), qPrintable(b.stdErr()));
+    QElapsedTimer t;
+    t.start();
+    b.signal(SIGTERM);
+    const int code = b.finish(10000);
+    const qint64 took = t.elapsed();
+    const QString err = b.stdErr();
+    QCOMPARE(code, 3);
+    QVERIFY2(took < 2000 + 250, qPrintable(u"exit took %1ms"_s.arg(took)));
+    QVERIFY2(took >= 1950, qPrintable(u"exit took %1ms"_s.arg(took)));
+    QVERIFY2(err.contains(u"deadline 2s (drain 1s, cancel 400ms)"_s), qPrintable(err));
     QVERIFY2(err.contains(u"still stopping at the deadline: blocker"_s), qPrintable(err));
 }
 
