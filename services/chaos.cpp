@@ -1,7 +1,7 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 #include "chaos.h"
 
-#include "config.h"
+#include "config/config.h"
 
 #include <berth/servicecontext.h>
 

@@ -1,7 +1,7 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 #include "httppoller.h"
 
-#include "config.h"
+#include "config/config.h"
 
 #include <berth/networksession.h>
 #include <berth/servicecontext.h>

@@ -4,8 +4,8 @@
 #include "platform.h"
 #include "requestchannel_win.h"
 #include "scmservice_win.h"
-#include "servicehost.h"
-#include "servicerunner.h"
+#include "engine/servicehost.h"
+#include "engine/servicerunner.h"
 
 #include <QtCore/QDir>
 #include <QtCore/QStandardPaths>
