@@ -5,9 +5,9 @@
 //  3. stop of 1 000 services with a 10 ms stop each, as independent services and as chains:
 //     the stop must take about the slowest dependency chain, not the sum.
 #include "builtin.h"
-#include "config.h"
+#include "config/config.h"
 #include "platform.h"
-#include "servicehost.h"
+#include "engine/servicehost.h"
 
 #include <berth/lifetime.h>
 #include <berth/serviceregistry.h>

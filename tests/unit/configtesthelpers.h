@@ -4,7 +4,7 @@
 // file so that expected error strings are stable.
 #pragma once
 
-#include "config.h"
+#include "config/config.h"
 
 #include <berth/serviceregistry.h>
 

@@ -1,7 +1,7 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // Validation of a parsed configuration: every error's position, key path and wording, the
 // values read when valid, and loading from a file.
-#include "config.h"
+#include "config/config.h"
 #include "builtin.h"
 #include "configtesthelpers.h"
 

@@ -2,8 +2,8 @@
 // The positioned JSON parser: where values and keys are, string decoding, syntax errors as
 // parseConfig reports them (file, line:column, no key path), and how an error's position is
 // written out.
-#include "config.h"
-#include "configjson.h"
+#include "config/config.h"
+#include "config/configjson.h"
 #include "configtesthelpers.h"
 
 #include <QtCore/QJsonArray>

@@ -1,7 +1,7 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // Durations and sizes as written in the configuration ("250ms", "1.5s", "64MiB") and the typo suggestions used in
 // its error messages: pure functions, no document or registry involved.
-#include "config.h"
+#include "config/config.h"
 
 #include <QtTest/QTest>
 

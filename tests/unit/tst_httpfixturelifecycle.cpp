@@ -3,11 +3,11 @@
 // reset, pending hooks, drain, 1 000 simultaneous connections, its own thread, and the
 // http-fixture service in a real host. The endpoints are in tst_httpfixture.cpp.
 #include "builtin.h"
-#include "config.h"
+#include "config/config.h"
 #include "httpfixture.h"
 #include "httpfixturetestutil.h"
 #include "logcapture.h"
-#include "servicehost.h"
+#include "engine/servicehost.h"
 
 #include <berth/lifetime.h>
 #include <berth/serviceregistry.h>

@@ -5,8 +5,8 @@
 #include <berth/networksession.h>
 #include <berth/serviceregistry.h>
 
-#include "config.h"
-#include "networksession_p.h"
+#include "config/config.h"
+#include "network/networksession_p.h"
 #include "httpfixture.h"
 #include "httppoller.h"
 

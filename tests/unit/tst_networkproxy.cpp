@@ -4,9 +4,9 @@
 // HTTPS and HTTP/2 through a CONNECT tunnel, credentials, a proxy that is down, and a drain.
 #include "tests/h2server.h"
 #include "tests/httpproxy.h"
-#include "config.h"
+#include "config/config.h"
 #include "httpfixture.h"
-#include "networkproxy_p.h"
+#include "network/networkproxy_p.h"
 #include "logcapture.h"
 #include "networktestutil.h"
 

@@ -8,7 +8,7 @@
 #include <berth/servicecontext.h>
 #include <berth/workledger.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "httpfixture.h"
 #include "httppoller.h"
 #include "networktestutil.h"

@@ -3,8 +3,8 @@
 // drains on stop. The README and readme_example.h must stay the same text.
 #include "readme_example.h"
 
-#include "config.h"
-#include "servicehost.h"
+#include "config/config.h"
+#include "engine/servicehost.h"
 
 #include <berth/lifetime.h>
 #include <berth/serviceregistry.h>

@@ -1,5 +1,5 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-#include "report.h"
+#include "engine/report.h"
 
 #include <QtTest/QTest>
 

@@ -1,9 +1,9 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // The host in-process: start order, stop order, phases, budgets, escalation, failure policies.
 #include "builtin.h"
-#include "config.h"
-#include "servicehost.h"
-#include "servicerunner.h"
+#include "config/config.h"
+#include "engine/servicehost.h"
+#include "engine/servicerunner.h"
 
 #include <berth/lifetime.h>
 #include <berth/service.h>

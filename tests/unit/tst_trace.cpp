@@ -1,5 +1,5 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-#include "trace.h"
+#include "engine/trace.h"
 
 #include <QtCore/QJsonArray>
 #include <QtCore/QJsonDocument>

@@ -1,5 +1,5 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-#include "watchdog.h"
+#include "engine/watchdog.h"
 
 #include <QtTest/QTest>
 
