@@ -1,8 +1,7 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 #include "chaos.h"
 
-#include "config/config.h"
-
+#include <berth/configvalue.h>
 #include <berth/servicecontext.h>
 
 #include <QtCore/QTimer>
@@ -41,12 +40,8 @@ ServiceType ChaosService::type()
 
 int ChaosService::durationOf(const char *key) const
 {
-    Millis ms{0};
-    QString error;
-    const QString text = context().config().value(QLatin1String(key)).toString();
-    if (!text.isEmpty() && !parseDuration(text, &ms, &error))
-        return 0;   // validated before start; a reload cannot get here with a bad value either
-    return int(ms.count());
+    // Validated before start (Kind::Duration); a reload cannot bring a bad value either.
+    return int(durationValue(context().config(), QLatin1String(key)).count());
 }
 
 void ChaosService::start()

@@ -1,8 +1,7 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 #include "httppoller.h"
 
-#include "config/config.h"
-
+#include <berth/configvalue.h>
 #include <berth/networksession.h>
 #include <berth/servicecontext.h>
 
@@ -114,10 +113,7 @@ void HttpPollerService::start()
         reportFailed(u"config.concurrency: "_s + problem);
         return;
     }
-    Millis interval{1000};
-    QString err;
-    if (cfg.contains(u"interval"_s))
-        parseDuration(cfg.value(u"interval"_s).toString(), &interval, &err);
+    const Millis interval = durationValue(cfg, u"interval"_s, Millis(1000));
     m_interval = int(interval.count());
     m_method = cfg.value(u"method"_s).toString(u"GET"_s).toUpper().toLatin1();
     m_body = cfg.value(u"body"_s).toString().toUtf8();

@@ -3,6 +3,7 @@
 // validated, each error naming file:line:column and the key path.
 #pragma once
 
+#include <berth/configvalue.h>   // Millis, parseDuration, parseByteSize and their format functions
 #include <berth/networkoptions.h>
 
 #include <QtCore/QJsonObject>
@@ -10,12 +11,9 @@
 #include <QtCore/QString>
 #include <QtCore/QStringList>
 
-#include <chrono>
-
 namespace berth {
 
 class ServiceRegistry;
-using Millis = std::chrono::milliseconds;
 
 enum class FailurePolicy { StopHost, Restart, Ignore };
 
@@ -102,16 +100,6 @@ ConfigResult parseConfig(const QByteArray &json, const QString &fileName,
 ConfigResult loadConfigFile(const QString &path, const ServiceRegistry &types);
 /// The built-in configuration used when no --config is given (valid for the built-in types).
 QByteArray demoConfigJson();
-
-/// "250ms", "10s", "1.5s", "2m", "1h", "0" -> milliseconds. On failure returns false and sets
-/// \a error to a sentence saying what is accepted.
-bool parseDuration(const QString &text, Millis *out, QString *error);
-QString formatDuration(Millis ms);
-/// A size in bytes: a whole number of bytes, or a number and a unit ("512KiB", "1.5MiB", "64MB";
-/// B, kB, KiB, MB, MiB, GB, GiB), "0" for none. On failure returns false and sets \a error.
-bool parseByteSize(const QString &text, qint64 *out, QString *error);
-/// 65536 -> "64KiB", 1500000 -> "1500000 bytes": the unit only where it is exact.
-QString formatByteSize(qint64 bytes);
 
 /// The closest of \a candidates to \a word (edit distance), or empty if none is close.
 QString suggestClosest(const QString &word, const QStringList &candidates);

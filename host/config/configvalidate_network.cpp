@@ -101,16 +101,10 @@ void Validator::readNetwork(const QJsonValue &value, const QString &path, Networ
     readInt(obj, path, u"maxConcurrent"_s, 1, 100000, &n->maxConcurrent);
     if (obj.contains(u"maxResponseSize"_s)) {
         const QString spath = PositionedJson::member(path, u"maxResponseSize"_s);
-        const QJsonValue v = obj.value(u"maxResponseSize"_s);
-        QString why;
-        qint64 bytes = 0;
-        if (!v.isString() && !isWholeNumber(v))
-            error(spath, u"expected a size such as \"64MiB\" or a whole number of bytes, got %1"_s
-                             .arg(v.isDouble() ? QString::number(v.toDouble()) : typeName(v)));
-        else if (!parseByteSize(v.isString() ? v.toString() : QString::number(v.toInteger()), &bytes, &why))
-            error(spath, why);
+        if (const QString problem = checkByteSize(obj.value(u"maxResponseSize"_s)); !problem.isEmpty())
+            error(spath, problem);
         else
-            n->maxResponseBytes = bytes;
+            n->maxResponseBytes = byteSizeValue(obj, u"maxResponseSize"_s, n->maxResponseBytes);
     }
     readInt(obj, path, u"connectionsPerHost"_s, 1, 10000, &n->connectionsPerHost);
     if (obj.contains(u"redirects"_s) && checkEnum(obj.value(u"redirects"_s), PositionedJson::member(path, u"redirects"_s), RedirectPolicies))

@@ -1,5 +1,12 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-#include "config/config.h"
+// The public durations and sizes (berth/configvalue.h): what the host's validator and every
+// service read from a configuration.
+#include <berth/configvalue.h>
+
+#include "config/configvalidate_p.h"
+
+#include <QtCore/QJsonObject>
+#include <QtCore/QJsonValue>
 
 #include <limits>
 
@@ -199,6 +206,45 @@ QString formatByteSize(qint64 bytes)
             return QString::number(bytes / unit) + (unit == 1024 ? u"KiB"_s : unit == 1024 * 1024 ? u"MiB"_s : u"GiB"_s);
     }
     return QString::number(bytes) + (bytes == 1 ? u" byte"_s : u" bytes"_s);
+}
+
+namespace {
+
+/// What parseByteSize reads from a config value: a string, or a whole number as its digits.
+QString sizeText(const QJsonValue &value)
+{
+    return value.isString() ? value.toString() : QString::number(value.toInteger());
+}
+
+} // namespace
+
+QString checkByteSize(const QJsonValue &value)
+{
+    if (!value.isString() && !configdetail::isWholeNumber(value)) {
+        return u"expected a size such as \"64MiB\" or a whole number of bytes, got %1"_s
+            .arg(value.isDouble() ? QString::number(value.toDouble()) : configdetail::typeName(value));
+    }
+    qint64 bytes = 0;
+    QString why;
+    return parseByteSize(sizeText(value), &bytes, &why) ? QString() : why;
+}
+
+Millis durationValue(const QJsonObject &config, const QString &key, Millis fallback)
+{
+    const QJsonValue value = config.value(key);
+    Millis ms = fallback;
+    if (value.isString())
+        parseDuration(value.toString(), &ms);
+    return ms;
+}
+
+qint64 byteSizeValue(const QJsonObject &config, const QString &key, qint64 fallback)
+{
+    const QJsonValue value = config.value(key);
+    qint64 bytes = fallback;
+    if (value.isString() || configdetail::isWholeNumber(value))
+        parseByteSize(sizeText(value), &bytes);
+    return bytes;
 }
 
 } // namespace berth
