@@ -107,7 +107,8 @@ QByteArray demoConfigJson()
 {
     // "site" is a small HTTP server of the demo's own on 127.0.0.1:28080; "poller" polls it with
     // tracked requests, so a stop shows them drain (or, with a second Ctrl+C, cancelled).
-    return QByteArrayLiteral(R"({
+    // BERTH_DEMO_PORT moves it (the tests' hook: they run the demo on a free port, not 28080).
+    QByteArray json = QByteArrayLiteral(R"({
   "shutdown": { "deadline": "10s", "drain": "3s", "cancel": "2s" },
   "services": [
     { "name": "store", "type": "chaos",
@@ -123,6 +124,11 @@ QByteArray demoConfigJson()
   ]
 }
 )");
+    const QByteArray port = qgetenv("BERTH_DEMO_PORT");
+    bool ok = false;
+    if (const int p = port.toInt(&ok); ok && p > 0 && p < 65536)
+        json.replace("28080", QByteArray::number(p));
+    return json;
 }
 
 } // namespace berth

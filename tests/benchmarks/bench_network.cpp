@@ -19,7 +19,7 @@
 //   --server=process: the throughput rows against `berth run` hosting an http-fixture service
 //   (a separate process) instead of the in-process fixture thread.
 //   --only=throughput|memory|connections|abort|berth: one part (for profiling); no table.
-#include "benchnet.h"
+#include "tests/support/benchnet.h"
 
 #include <berth/networksession.h>
 

@@ -1,6 +1,6 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // bench_network part 5: the real berth binary, the same drain in bare Qt (child role "floor"), the server process.
-#include "benchnet.h"
+#include "tests/support/benchnet.h"
 
 #include <QtCore/QCoreApplication>
 #include <QtCore/QDateTime>

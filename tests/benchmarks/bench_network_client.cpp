@@ -1,6 +1,6 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // bench_network parts 1 to 4, the client side: throughput, heap per request, 1 000 open connections, abortAll().
-#include "benchnet.h"
+#include "tests/support/benchnet.h"
 
 #include <berth/networksession.h>
 #include <berth/workledger.h>

@@ -1,6 +1,6 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // The berth command line: help, version, services, check, config errors, the built-in demo.
-#include "berthprocess.h"
+#include "tests/support/berthprocess.h"
 
 using namespace Qt::StringLiterals;
 
@@ -117,6 +117,7 @@ void TestE2eCli::badInputExitsTwoWithPosition()
 void TestE2eCli::demoRunsWithoutConfigAndStopsCleanly()
 {
     BerthProcess b;
+    b.useFreeDemoPort();
     b.start({u"run"_s});
     QVERIFY2(b.waitReady(), qPrintable(b.stdErr()));
     QVERIFY(b.stdErr().contains(u"config <built-in demo>"_s));

@@ -3,7 +3,7 @@
 // values read when valid, and loading from a file.
 #include "config/config.h"
 #include "builtin.h"
-#include "configtesthelpers.h"
+#include "tests/support/configtesthelpers.h"
 
 #include <QtCore/QFile>
 #include <QtCore/QTemporaryDir>

@@ -4,7 +4,7 @@
 // written out.
 #include "config/config.h"
 #include "config/configjson.h"
-#include "configtesthelpers.h"
+#include "tests/support/configtesthelpers.h"
 
 #include <QtCore/QJsonArray>
 #include <QtCore/QJsonObject>

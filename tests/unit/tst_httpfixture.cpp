@@ -3,7 +3,7 @@
 // caching, pipelining and malformed requests. Start and stop, the counters, 1 000 simultaneous
 // connections, its own thread and the http-fixture service are in tst_httpfixturelifecycle.cpp.
 #include "httpfixture.h"
-#include "httpfixturetestutil.h"
+#include "tests/support/httpfixturetestutil.h"
 
 #include <QtCore/QDateTime>
 #include <QtCore/QElapsedTimer>

@@ -5,8 +5,8 @@
 #include "builtin.h"
 #include "config/config.h"
 #include "httpfixture.h"
-#include "httpfixturetestutil.h"
-#include "logcapture.h"
+#include "tests/support/httpfixturetestutil.h"
+#include "tests/support/logcapture.h"
 #include "engine/servicehost.h"
 
 #include <berth/lifetime.h>

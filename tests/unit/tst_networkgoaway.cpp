@@ -3,7 +3,7 @@
 // fail, and Qt 6.4 holds others back for ever, which the session takes back), REFUSED_STREAM,
 // and the requests Qt holds while the server's streams are busy, which must not be taken
 // back. Against tests/h2server.py, counted at the server: each request processed once.
-#include "h2testutil.h"
+#include "tests/support/h2testutil.h"
 
 #include <berth/networksession.h>
 #include <berth/workledger.h>

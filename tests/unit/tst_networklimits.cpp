@@ -8,7 +8,7 @@
 #include <berth/workledger.h>
 
 #include "httpfixture.h"
-#include "networktestutil.h"
+#include "tests/support/networktestutil.h"
 
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QRegularExpression>

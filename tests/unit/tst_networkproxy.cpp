@@ -2,13 +2,13 @@
 // A network session's proxy: the plan read from the config and the environment (pure), then
 // real traffic through a real forward proxy on 127.0.0.1 (tests/httpproxy.py): plain HTTP,
 // HTTPS and HTTP/2 through a CONNECT tunnel, credentials, a proxy that is down, and a drain.
-#include "tests/h2server.h"
-#include "tests/httpproxy.h"
+#include "tests/support/h2server.h"
+#include "tests/support/httpproxy.h"
 #include "config/config.h"
 #include "httpfixture.h"
 #include "network/networkproxy_p.h"
-#include "logcapture.h"
-#include "networktestutil.h"
+#include "tests/support/logcapture.h"
+#include "tests/support/networktestutil.h"
 
 #include <berth/networksession.h>
 #include <berth/serviceregistry.h>

@@ -11,8 +11,8 @@
 #include "config/config.h"
 #include "httpfixture.h"
 #include "httppoller.h"
-#include "networktestutil.h"
-#include "tests/prerequisite.h"
+#include "tests/support/networktestutil.h"
+#include "tests/support/prerequisite.h"
 
 #include <berth/serviceregistry.h>
 

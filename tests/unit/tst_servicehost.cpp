@@ -4,6 +4,8 @@
 #include "config/config.h"
 #include "engine/servicehost.h"
 #include "engine/servicerunner.h"
+#include "tests/support/order.h"
+#include "tests/support/slack.h"
 
 #include <berth/lifetime.h>
 #include <berth/service.h>
@@ -18,6 +20,7 @@
 #include <atomic>
 
 using namespace Qt::StringLiterals;
+using berth::test::within;
 using namespace berth;
 
 namespace {
@@ -78,7 +81,6 @@ struct Run
         });
         return true;
     }
-    int index(const QString &event) const { return int(g_events.indexOf(event)); }
     /// Starts the host and waits until every service is ready.
     bool startReady()
     {
@@ -127,13 +129,13 @@ void TestServiceHost::startsDependenciesFirstAndBranchesConcurrently()
         {"name":"a","type":"probe","config":{"startDelay":20}}]})";
     LOAD(run, cfg);
     QVERIFY(run.startReady());
-    QVERIFY(run.index(u"ready:a"_s) < run.index(u"start:b"_s));
-    QVERIFY(run.index(u"ready:a"_s) < run.index(u"start:c"_s));
+    QVERIFY_ORDER(g_events, {u"ready:a"_s, u"start:b"_s});
+    QVERIFY_ORDER(g_events, {u"ready:a"_s, u"start:c"_s});
     // b and c are independent: both start before either is ready.
-    QVERIFY(run.index(u"start:c"_s) < run.index(u"ready:b"_s));
-    QVERIFY(run.index(u"start:b"_s) < run.index(u"ready:c"_s));
-    QVERIFY(run.index(u"ready:b"_s) < run.index(u"start:d"_s));
-    QVERIFY(run.index(u"ready:c"_s) < run.index(u"start:d"_s));
+    QVERIFY_ORDER(g_events, {u"start:c"_s, u"ready:b"_s});
+    QVERIFY_ORDER(g_events, {u"start:b"_s, u"ready:c"_s});
+    QVERIFY_ORDER(g_events, {u"ready:b"_s, u"start:d"_s});
+    QVERIFY_ORDER(g_events, {u"ready:c"_s, u"start:d"_s});
     run.lifetime.requestStop({u"test"_s, {}});
     QTRY_VERIFY_WITH_TIMEOUT(run.host->isFinished(), 5000);
     QCOMPARE(run.host->exitCode(), 0);
@@ -154,11 +156,11 @@ void TestServiceHost::stopsDependentsFirstAndBranchesConcurrently()
     QTRY_VERIFY_WITH_TIMEOUT(run.host->isFinished(), 5000);
     QCOMPARE(run.host->exitCode(), 0);
     QCOMPARE(g_events.first(), u"stop:d"_s);
-    QVERIFY(run.index(u"stopped:d"_s) < run.index(u"stop:b"_s));
-    QVERIFY(run.index(u"stop:c"_s) < run.index(u"stopped:b"_s));   // concurrently
-    QVERIFY(run.index(u"stop:b"_s) < run.index(u"stopped:c"_s));
-    QVERIFY(run.index(u"stopped:b"_s) < run.index(u"stop:a"_s));
-    QVERIFY(run.index(u"stopped:c"_s) < run.index(u"stop:a"_s));
+    QVERIFY_ORDER(g_events, {u"stopped:d"_s, u"stop:b"_s});
+    QVERIFY_ORDER(g_events, {u"stop:c"_s, u"stopped:b"_s});   // concurrently
+    QVERIFY_ORDER(g_events, {u"stop:b"_s, u"stopped:c"_s});
+    QVERIFY_ORDER(g_events, {u"stopped:b"_s, u"stop:a"_s});
+    QVERIFY_ORDER(g_events, {u"stopped:c"_s, u"stop:a"_s});
     QCOMPARE(g_events.last(), u"stopped:a"_s);
 }
 
@@ -244,7 +246,7 @@ void TestServiceHost::stopTimeoutAbandonsAndDependencyStillStops()
     t.start();
     run.lifetime.requestStop({u"test"_s, {}});
     QTRY_VERIFY_WITH_TIMEOUT(run.host->isFinished(), 5000);
-    QVERIFY(t.elapsed() < 2000);
+    QVERIFY(t.elapsed() < within(2000));
     QCOMPARE(run.host->exitCode(), 3);
     QVERIFY(g_events.contains(u"stopped:base"_s));
     const QString report = run.host->report();
@@ -275,7 +277,7 @@ void TestServiceHost::startFailureStopsStartedInReverse()
     QTRY_VERIFY_WITH_TIMEOUT(run.host->isFinished(), 5000);
     QCOMPARE(run.host->exitCode(), 1);
     QVERIFY(!g_events.contains(u"start:late"_s));
-    QVERIFY(run.index(u"stopped:b"_s) < run.index(u"stop:a"_s));
+    QVERIFY_ORDER(g_events, {u"stopped:b"_s, u"stop:a"_s});
     QVERIFY2(run.host->report().contains(reason), qPrintable(run.host->report()));
     QVERIFY2(run.host->report().contains(u"startup failure: bad"_s), qPrintable(run.host->report()));
 }
@@ -399,7 +401,7 @@ void TestServiceHost::platformLimitShortensDeadline()
     t.start();
     run.lifetime.requestStop({u"CTRL_CLOSE_EVENT"_s, std::chrono::milliseconds(800)});
     QTRY_VERIFY_WITH_TIMEOUT(run.host->isFinished(), 5000);
-    QVERIFY(t.elapsed() < 1500);
+    QVERIFY(t.elapsed() < within(1500));
     QCOMPARE(run.host->exitCode(), 0);
     QVERIFY(run.host->report().contains(u"deadline 800ms"_s));
 }

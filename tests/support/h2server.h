@@ -4,7 +4,7 @@
 // tst_networkgoaway, tst_networkproxy and tst_e2e_http2.
 #pragma once
 
-#include "tests/prerequisite.h"
+#include "tests/support/prerequisite.h"
 
 #include <QtCore/QFileInfo>
 #include <QtCore/QProcess>

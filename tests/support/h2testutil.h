@@ -3,8 +3,8 @@
 // trust its CA.
 #pragma once
 
-#include "tests/h2server.h"
-#include "networktestutil.h"
+#include "tests/support/h2server.h"
+#include "tests/support/networktestutil.h"
 
 #include <QtTest/QTest>
 

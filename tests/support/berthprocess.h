@@ -3,6 +3,8 @@
 // stderr collected line by line, real signals sent with kill().
 #pragma once
 
+#include "tests/support/order.h"   // QVERIFY_ORDER(stdErr(), {...}): the order of output
+
 #include <QtCore/QDir>
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QProcess>
@@ -11,7 +13,10 @@
 #include <QtCore/QThread>
 #include <QtTest/QTest>
 
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 class BerthProcess
 {
@@ -41,6 +46,28 @@ public:
     }
     QString path(const QString &name) const { return m_dir.filePath(name); }
     void setProgram(const QString &program) { m_proc.setProgram(program); }
+    /// The built-in demo (`berth run` without --config) serves and polls a free port instead of
+    /// 127.0.0.1:28080, which another program may hold (BERTH_DEMO_PORT).
+    void useFreeDemoPort()
+    {
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("BERTH_DEMO_PORT"), QString::number(freePort()));
+        m_proc.setProcessEnvironment(env);
+    }
+    /// A TCP port on 127.0.0.1 that was free a moment ago (the kernel's pick for port 0).
+    static quint16 freePort()
+    {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof addr;
+        if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0
+            || ::getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len) != 0)
+            qFatal("cannot find a free port");
+        ::close(fd);
+        return ntohs(addr.sin_port);
+    }
 
     /// Starts `berth run --config <json written to berth.json>` plus \a extra arguments.
     void run(const QByteArray &json, const QStringList &extra = {})
@@ -119,8 +146,6 @@ public:
     }
     QString stdErr() const { return m_err; }
     QString stdOut() { return QString::fromUtf8(m_proc.readAllStandardOutput()); }
-    /// Offset of \a needle in stderr (-1 if absent): for asserting the order of output.
-    qsizetype at(const QString &needle) const { return m_err.indexOf(needle); }
     QProcess &process() { return m_proc; }
 
 private:
