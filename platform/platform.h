@@ -13,8 +13,8 @@
 class QObject;
 
 namespace berth {
+class HostProgress;
 class Lifetime;
-class ServiceHost;
 }
 
 namespace berth::platform {
@@ -35,6 +35,15 @@ std::unique_ptr<QObject> installStopSources(Lifetime &lifetime);
 /// earlyInit() changed (POSIX: unblocks the stop signals), so children stop normally.
 std::function<void()> childProcessModifier();
 
+/// Raises the process's soft open-file limit as far as the hard limit lets it (earlyInit() does
+/// this for the executable; a program serving 1 000+ connections, such as the HTTP fixture, in
+/// a process that did not call it). Children started later get the original limit back.
+/// Returns the soft limit now in force, or -1 where the platform has no such limit. Thread-safe.
+qint64 raiseOpenFileLimit();
+/// Makes closing the TCP socket \a socketDescriptor send a reset (RST) rather than an orderly
+/// FIN (SO_LINGER with a zero timeout). False where the platform cannot.
+bool setResetOnClose(qintptr socketDescriptor);
+
 /// Short name of the platform for logs and `berth --version`: "posix", "windows".
 const char *name();
 /// Whether exitWithoutTeardown() can end this process safely. POSIX: yes (_exit() runs no code
@@ -49,12 +58,13 @@ bool canExitWithoutTeardown();
 
 /// `berth run --service`: connects this process to the platform's service manager as service
 /// \a serviceName (Windows: the SCM; its control dispatcher gets a thread of its own) and
-/// reports \a host's start-up and shutdown progress to it until the host finishes. Logging
+/// reports \a progress (the host's start-up and shutdown) to it until the host finishes; stop
+/// requests from it go to the Lifetime that installStopSources() connects. Logging
 /// goes to a rotating file from then on (a service has no console), and also to the Windows
 /// event log if \a eventLog. Call after the host exists and *before* installStopSources().
 /// Returns nullptr and sets \a error if the process was not started by a service manager, or
 /// the platform has none that works this way (POSIX: run under systemd or launchd as is).
-std::unique_ptr<QObject> connectServiceManager(ServiceHost &host, const QString &serviceName,
+std::unique_ptr<QObject> connectServiceManager(HostProgress &progress, const QString &serviceName,
                                                bool eventLog, QString *error);
 
 /// `berth install <target>` and `berth uninstall <target>`; the only target so far is

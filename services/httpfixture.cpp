@@ -2,6 +2,8 @@
 // HttpFixture's public API (start, stop, counters) and HttpFixtureServer, its listener.
 #include "httpfixture_p.h"
 
+#include "platform.h"
+
 #include <QtCore/QThread>
 
 #include <limits>
@@ -130,7 +132,7 @@ bool HttpFixture::startOn(const QHostAddress &address, quint16 port, bool ownThr
         m_error = u"HttpFixture listens on 127.0.0.1 or ::1 only, not on %1"_s.arg(address.toString());
         return false;
     }
-    raiseOpenFileLimit();
+    platform::raiseOpenFileLimit();   // 1 000 connections need ~1 000 descriptors
     m_server = new HttpFixtureServer(m_stats, m_started, m_ended);
     if (ownThread) {
         m_thread = new QThread;
@@ -270,29 +272,6 @@ bool HttpFixture::cancelPending(quint64 id)
     bool cancelled = false;
     runOnServer([&] { cancelled = m_server->cancelPending(id); });
     return cancelled;
-}
-
-qint64 HttpFixture::raiseOpenFileLimit()
-{
-#if BERTH_FIXTURE_POSIX
-    rlimit rl{};
-    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return -1;
-    if (rl.rlim_cur < rl.rlim_max) {
-        // Where the hard limit is "unlimited" (macOS), the kernel still caps the soft one.
-        for (rlim_t want : {rl.rlim_max, rlim_t(65536), rlim_t(10240)}) {
-            rlimit r = rl;
-            r.rlim_cur = want;
-            if (want > rl.rlim_cur && want <= rl.rlim_max && ::setrlimit(RLIMIT_NOFILE, &r) == 0) {
-                rl.rlim_cur = want;
-                break;
-            }
-        }
-    }
-    return rl.rlim_cur == RLIM_INFINITY ? std::numeric_limits<qint64>::max() : qint64(rl.rlim_cur);
-#else
-    return -1;
-#endif
 }
 
 } // namespace berth

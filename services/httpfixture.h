@@ -69,7 +69,7 @@ struct HttpFixtureStats;
 /// not slow the server. Call start/stop and destroy the fixture on one thread.
 ///
 /// \b Open files. start() raises the process's soft RLIMIT_NOFILE to its hard limit (see
-/// raiseOpenFileLimit()): 1 000 connections need ~1 000 descriptors at the server, ~2 300 with
+/// platform::raiseOpenFileLimit()): 1 000 connections need ~1 000 descriptors at the server, ~2 300 with
 /// the clients in the same process. A test that opens more than the limit allows must skip.
 class HttpFixture : public QObject
 {
@@ -131,9 +131,6 @@ public:
     /// False if it is unknown or already over. Any thread.
     bool cancelPending(quint64 id);
 
-    /// Raises the soft open-file limit of the process to the hard limit. Returns the soft limit
-    /// now in force, or -1 where the platform has no such limit.
-    static qint64 raiseOpenFileLimit();
 
 private:
     bool startOn(const QHostAddress &address, quint16 port, bool ownThread);

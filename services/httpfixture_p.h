@@ -18,16 +18,6 @@
 #include <array>
 #include <atomic>
 
-// Two OS calls the fixture cannot do through Qt: raising the open-file limit, and SO_LINGER 0 so
-// that /reset really sends an RST. Feature checks, not OS checks; without the headers the limit
-// stays as it is and /reset ends with a FIN (still an error for the client: the body is short).
-#if __has_include(<sys/resource.h>) && __has_include(<sys/socket.h>)
-#include <sys/resource.h>
-#include <sys/socket.h>
-#define BERTH_FIXTURE_POSIX 1
-#else
-#define BERTH_FIXTURE_POSIX 0
-#endif
 
 namespace berth {
 

@@ -3,6 +3,8 @@
 // defers the slow responses and counts how each request ended.
 #include "httpfixture_p.h"
 
+#include "platform.h"
+
 #include <QtCore/QTimerEvent>
 
 namespace berth {
@@ -274,14 +276,8 @@ void HttpFixtureConnection::closeByServer(bool rst)
     m_outstanding = 0;
     m_ends.clear();
     endDeferred();
-#if BERTH_FIXTURE_POSIX
-    if (rst && socketDescriptor() != -1) {
-        linger l{};
-        l.l_onoff = 1;
-        l.l_linger = 0;
-        ::setsockopt(int(socketDescriptor()), SOL_SOCKET, SO_LINGER, &l, sizeof l);
-    }
-#endif
+    if (rst && socketDescriptor() != -1)
+        platform::setResetOnClose(socketDescriptor());   // where it cannot, /reset ends with a FIN
     abort();
     cleanup();
 }

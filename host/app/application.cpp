@@ -220,7 +220,7 @@ int runHost(BerthApplication &app, const QCommandLineParser &parser, const Servi
         }
     }
     const auto sources = platform::installStopSources(lifetime);
-    QObject::connect(&host, &ServiceHost::finished, &app, [&app](int code) { app.exit(code); },
+    QObject::connect(&host, &HostProgress::finished, &app, [&app](int code) { app.exit(code); },
                      Qt::QueuedConnection);
     qCInfo(lcHost).noquote() << u"berth %1 (%2), pid %3, config %4"_s.arg(
         QCoreApplication::applicationVersion(), QLatin1String(platform::name()),

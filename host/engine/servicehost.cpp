@@ -70,7 +70,7 @@ void writeStderr(const QString &text)
 
 ServiceHost::ServiceHost(const HostConfig &config, const ServiceRegistry &registry,
                          Lifetime &lifetime, const HostOptions &options, QObject *parent)
-    : QObject(parent), m_config(config), m_registry(registry), m_lifetime(lifetime),
+    : HostProgress(parent), m_config(config), m_registry(registry), m_lifetime(lifetime),
       m_options(options)
 {
     m_trace.setLaneName(0, u"host"_s);
@@ -102,15 +102,7 @@ ServiceHost::ServiceHost(const HostConfig &config, const ServiceRegistry &regist
             r->onIdle();
     });
 
-    m_forcedExit = [this](int code, const QString &report) {
-        writeStderr(report);
-        QString error;
-        if (!m_options.traceFile.isEmpty() && !m_trace.writeTo(m_options.traceFile, &error))
-            writeStderr(u"berth: could not write the trace: "_s + error);
-        if (m_forcedExitHook)
-            m_forcedExitHook(code);   // e.g. SERVICE_STOPPED: the last word before the exit
-        std::_Exit(code);
-    };
+    m_forcedExit = [](int code, const QString &) { std::_Exit(code); };
     m_watchdog = std::make_unique<Watchdog>([this](const char *why) { forcedExitFromWatchdog(why); });
     m_watchdog->setDefaultBudget(m_config.shutdown.deadline);
     m_lifetime.setExternalStopListener([this](int count) { m_watchdog->noteStopRequest(count); });
@@ -119,7 +111,7 @@ ServiceHost::ServiceHost(const HostConfig &config, const ServiceRegistry &regist
     m_shutdown = new Shutdown(parts, this);
     m_shutdown->setConfig(m_config.shutdown);
     m_shutdown->setProcessExitsAfterClose(m_options.processExitsAfterClose);
-    connect(m_shutdown, &Shutdown::phaseChanged, this, &ServiceHost::phaseChanged);
+    connect(m_shutdown, &Shutdown::phaseChanged, this, &ServiceHost::onPhaseChanged);
     connect(m_shutdown, &Shutdown::completed, this, &ServiceHost::finish);
 
     connect(&m_lifetime, &Lifetime::stopRequested, this, &ServiceHost::onStopRequested);
@@ -194,12 +186,6 @@ void ServiceHost::onReady(ServiceRunner *)
         Q_EMIT startProgress(int(ready), int(m_order.size()));
     }
     startEligible();
-}
-
-std::chrono::milliseconds ServiceHost::phaseRemaining() const
-{
-    const qint64 end = m_shutdown->phaseEndMs();
-    return std::chrono::milliseconds(end < 0 ? -1 : end - m_ledger.nowMs());
 }
 
 void ServiceHost::onStartFailed(ServiceRunner *r, const QString &reason)
@@ -368,7 +354,13 @@ void ServiceHost::forcedExitFromWatchdog(const char *why)
         notes << u"still stopping at the deadline: "_s + stopping.join(u", ");
     if (!waiting.isEmpty())
         notes << u"not yet asked to stop (waiting for dependents): "_s + waiting.join(u", ");
-    m_forcedExit(ExitForced, renderReport(board, m_ledger, {}, m_ledger.nowMs(), ExitForced, reason, notes));
+    const QString report = renderReport(board, m_ledger, {}, m_ledger.nowMs(), ExitForced, reason, notes);
+    writeStderr(report);
+    QString error;
+    if (!m_options.traceFile.isEmpty() && !m_trace.writeTo(m_options.traceFile, &error))
+        writeStderr(u"berth: could not write the trace: "_s + error);
+    runForcedExitHooks(ExitForced);   // e.g. SERVICE_STOPPED: the last word before the exit
+    m_forcedExit(ExitForced, report);
 }
 
 } // namespace berth

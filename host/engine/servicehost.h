@@ -8,15 +8,17 @@
 #include "engine/shutdown.h"
 #include "engine/trace.h"
 
+#include <berth/hostprogress.h>
 #include <berth/workledger.h>
 
 #include <QtCore/QHash>
-#include <QtCore/QObject>
+#include <QtCore/QMutex>
 
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <vector>
 
 namespace berth {
 
@@ -37,7 +39,9 @@ struct HostOptions
     bool processExitsAfterClose = false;
 };
 
-class ServiceHost : public QObject
+/// The host is the HostProgress view that supervisors' reporters get (platform/ sees only that
+/// and Lifetime); its signals are that view's.
+class ServiceHost : public HostProgress
 {
     Q_OBJECT
 public:
@@ -52,36 +56,34 @@ public:
     /// Something outside every service failed (an exception no service owns): stop, exit 1.
     void failHost(const QString &reason);
 
-    int exitCode() const { return m_exitCode; }
     bool isFinished() const { return m_finished; }
     /// Close left idle resources to the process exit: the caller must end the process now
     /// (platform::exitWithoutTeardown()); destroying the host instead tears them down.
     bool closedForFastExit() const;
     QString report() const { return m_report; }
     WorkLedger &ledger() { return m_ledger; }
+    const WorkLedger &ledger() const { return m_ledger; }
     ServiceRunner *runner(const QString &name) const { return m_byName.value(name); }
     QList<ServiceRunner *> runners() const { return m_order; }
-    Shutdown::Phase phase() const { return m_shutdown->phase(); }
-    /// Read-only progress for service managers (Windows SCM wait hints): what is left of the
-    /// current shutdown phase's budget (may be negative once it ran out); -1 ms when no
-    /// shutdown phase runs.
-    std::chrono::milliseconds phaseRemaining() const;
+    Shutdown::Phase shutdownPhase() const { return m_shutdown->phase(); }
 
-    /// What happens when the watchdog must end the process: the default prints the report to
-    /// stderr, writes the trace and calls _Exit(3). Tests replace it.
+    // HostProgress
+    Stage stage() const override;
+    int servicesReady() const override;
+    int servicesTotal() const override { return int(m_order.size()); }
+    std::chrono::milliseconds startBudget() const override;
+    Phase phase() const override;
+    std::chrono::milliseconds phaseRemaining() const override;
+    std::chrono::milliseconds deadlineRemaining() const override;
+    Pending pending() const override;
+    int exitCode() const override { return m_exitCode; }
+    void addForcedExitHook(std::function<void(int exitCode)> hook) override;
+
+    /// How the process ends when the watchdog must end it, after the report went to stderr, the
+    /// trace was written and the forced-exit hooks ran: the default calls _Exit(3). Tests
+    /// replace it (on the watchdog thread).
     using ForcedExit = std::function<void(int exitCode, const QString &report)>;
     void setForcedExit(ForcedExit handler) { m_forcedExit = std::move(handler); }
-    /// Called by the default forced exit on the watchdog thread, after the report and trace are
-    /// written and just before _Exit: a service manager's last status report. Thread-safe code only.
-    void setForcedExitHook(std::function<void(int exitCode)> hook) { m_forcedExitHook = std::move(hook); }
-
-Q_SIGNALS:
-    void allReady();
-    /// During start-up: another service became ready (\a ready of \a total are running).
-    void startProgress(int ready, int total);
-    void phaseChanged(berth::Shutdown::Phase phase);
-    /// The shutdown completed; the report has been written to the log.
-    void finished(int exitCode);
 
 private:
     void onStopRequested(const StopReason &reason, int count);
@@ -93,6 +95,8 @@ private:
     void startEligible();
     void finish();
     void forcedExitFromWatchdog(const char *why);
+    void onPhaseChanged(Shutdown::Phase p);
+    void runForcedExitHooks(int exitCode);
 
     HostConfig m_config;
     const ServiceRegistry &m_registry;
@@ -108,7 +112,8 @@ private:
     Shutdown *m_shutdown = nullptr;
     std::unique_ptr<Watchdog> m_watchdog;
     ForcedExit m_forcedExit;
-    std::function<void(int)> m_forcedExitHook;
+    mutable QMutex m_hooksMutex;
+    std::vector<std::function<void(int)>> m_forcedExitHooks;
     std::atomic<bool> m_finalizing{false};
     int m_exitCode = 0;
     bool m_started = false;

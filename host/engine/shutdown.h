@@ -67,6 +67,8 @@ public:
     /// the current phase ends, on the ledger's clock (WorkLedger::nowMs()); close ends at the
     /// overall deadline. -1 when idle or done.
     qint64 phaseEndMs() const;
+    /// When the deadline of the running shutdown ends, on the same clock; -1 when idle or done.
+    qint64 deadlineEndMs() const { return m_phase == Phase::Idle || m_phase == Phase::Done ? -1 : m_deadlineEnd; }
 
 Q_SIGNALS:
     void phaseChanged(berth::Shutdown::Phase phase);

@@ -10,7 +10,7 @@ using namespace Qt::StringLiterals;
 
 namespace berth::platform {
 
-std::unique_ptr<QObject> connectServiceManager(ServiceHost &, const QString &, bool, QString *error)
+std::unique_ptr<QObject> connectServiceManager(HostProgress &, const QString &, bool, QString *error)
 {
     *error = u"--service is for the Windows Service Control Manager; on %1 run `berth run` under "
              "the service manager as it is (systemd, launchd)"_s.arg(QLatin1String(name()));

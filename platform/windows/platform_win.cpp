@@ -4,6 +4,8 @@
 // control thread, the session window's thread, the SCM dispatcher) only posts to the
 // RequestChannel; here a QWinEventNotifier on its event hands the requests to the Lifetime on
 // the host thread. Compiled only on Windows.
+#include <winsock2.h>   // before <windows.h>, which the Win32 core headers include
+
 #include "consolehandler_win.h"
 #include "install_p.h"
 #include "platform.h"
@@ -103,6 +105,20 @@ void exitWithoutTeardown(int code)
 {
     std::fflush(nullptr);
     std::_Exit(code);   // not reached: runApplication() asks canExitWithoutTeardown() first
+}
+
+qint64 raiseOpenFileLimit()
+{
+    return -1;   // sockets are handles, not C runtime descriptors: no limit to raise
+}
+
+bool setResetOnClose(qintptr socketDescriptor)
+{
+    LINGER l{};
+    l.l_onoff = 1;
+    l.l_linger = 0;
+    return ::setsockopt(SOCKET(socketDescriptor), SOL_SOCKET, SO_LINGER, reinterpret_cast<const char *>(&l),
+                        int(sizeof l)) == 0;
 }
 
 const char *name()

@@ -4,8 +4,8 @@
 #include "platform.h"
 #include "requestchannel_win.h"
 #include "scmservice_win.h"
-#include "engine/servicehost.h"
-#include "engine/servicerunner.h"
+
+#include <berth/hostprogress.h>
 
 #include <QtCore/QDir>
 #include <QtCore/QStandardPaths>
@@ -36,67 +36,54 @@ void serviceMessageHandler(QtMsgType type, const QMessageLogContext &context, co
     }
 }
 
-std::int64_t startBudgetMs(const ServiceHost &host)
-{
-    // Services start in dependency waves, each within its own startTimeout: the longest one
-    // bounds the next step.
-    std::int64_t budget = 0;
-    for (const ServiceRunner *r : host.runners()) {
-        if (r->state() != ServiceRunner::State::Running)
-            budget = std::max<std::int64_t>(budget, r->config().startTimeout.count());
-    }
-    return budget;
-}
-
-std::optional<win::StopPhase> stopPhase(Shutdown::Phase p)
+std::optional<win::StopPhase> stopPhase(HostProgress::Phase p)
 {
     switch (p) {
-    case Shutdown::Phase::Intake: return win::StopPhase::Intake;
-    case Shutdown::Phase::Drain: return win::StopPhase::Drain;
-    case Shutdown::Phase::Cancel: return win::StopPhase::Cancel;
-    case Shutdown::Phase::Join: return win::StopPhase::Join;
-    case Shutdown::Phase::Close: return win::StopPhase::Close;
-    case Shutdown::Phase::Idle:
-    case Shutdown::Phase::Done: break;
+    case HostProgress::Phase::Intake: return win::StopPhase::Intake;
+    case HostProgress::Phase::Drain: return win::StopPhase::Drain;
+    case HostProgress::Phase::Cancel: return win::StopPhase::Cancel;
+    case HostProgress::Phase::Join: return win::StopPhase::Join;
+    case HostProgress::Phase::Close: return win::StopPhase::Close;
+    case HostProgress::Phase::None: break;
     }
     return std::nullopt;
 }
 
 } // namespace
 
-ScmAdapter::ScmAdapter(ServiceHost &host, std::unique_ptr<win::RotatingFile> log,
+ScmAdapter::ScmAdapter(HostProgress &progress, std::unique_ptr<win::RotatingFile> log,
                        std::unique_ptr<win::EventLog> events)
-    : m_host(host)
 {
     g_logFile = log.release();
     g_eventLog = events.release();
     qInstallMessageHandler(&serviceMessageHandler);
     auto &scm = win::ScmService::instance();
-    connect(&host, &ServiceHost::startProgress, this, [this, &scm](int ready, int) {
-        scm.startProgress(ready, startBudgetMs(m_host));
+    connect(&progress, &HostProgress::startProgress, this, [&progress, &scm](int ready, int) {
+        scm.startProgress(ready, progress.startBudget().count());
     });
-    connect(&host, &ServiceHost::allReady, this, [&scm] { scm.running(); });
-    connect(&host, &ServiceHost::phaseChanged, this, [this, &scm](Shutdown::Phase p) {
+    connect(&progress, &HostProgress::allReady, this, [&scm] { scm.running(); });
+    connect(&progress, &HostProgress::phaseEntered, this,
+            [&scm](HostProgress::Phase p, std::chrono::milliseconds remaining) {
         if (const auto phase = stopPhase(p))
-            scm.phaseEntered(*phase, m_host.phaseRemaining().count());
+            scm.phaseEntered(*phase, remaining.count());
     });
     // The report and the trace are written when finished() is emitted; SERVICE_STOPPED is the
     // last thing this process says.
-    connect(&host, &ServiceHost::finished, this, [&scm](int exitCode) { scm.finish(exitCode); });
+    connect(&progress, &HostProgress::finished, this, [&scm](int exitCode) { scm.finish(exitCode); });
     // The watchdog's forced exit (deadline passed, the host thread maybe blocked) also ends
     // with SERVICE_STOPPED and a non-zero code, so the SCM's recovery actions see a failure
     // rather than a crash.
-    host.setForcedExitHook([&scm](int exitCode) { scm.finish(exitCode, false); });
+    progress.addForcedExitHook([&scm](int exitCode) { scm.finish(exitCode, false); });
 }
 
 ScmAdapter::~ScmAdapter() = default;
 
-std::unique_ptr<QObject> connectServiceManager(ServiceHost &host, const QString &serviceName, bool eventLog,
+std::unique_ptr<QObject> connectServiceManager(HostProgress &progress, const QString &serviceName, bool eventLog,
                                                QString *error)
 {
     g_serviceMode = true;
     auto &scm = win::ScmService::instance();
-    if (const DWORD code = scm.connect(serviceName.toStdString(), startBudgetMs(host))) {
+    if (const DWORD code = scm.connect(serviceName.toStdString(), progress.startBudget().count())) {
         g_serviceMode = false;
         *error = code == ERROR_FAILED_SERVICE_CONTROLLER_CONNECT
             ? u"--service: this process was not started by the Service Control Manager "
@@ -112,7 +99,7 @@ std::unique_ptr<QObject> connectServiceManager(ServiceHost &host, const QString 
     auto log = std::make_unique<win::RotatingFile>(
         QDir::toNativeSeparators(dir + u'/' + serviceName + u".log"_s).toStdWString(), 10 * 1024 * 1024, 5);
     auto events = eventLog ? std::make_unique<win::EventLog>(serviceName.toStdString()) : nullptr;
-    return std::make_unique<ScmAdapter>(host, std::move(log), std::move(events));
+    return std::make_unique<ScmAdapter>(progress, std::move(log), std::move(events));
 }
 
 } // namespace berth::platform

@@ -1,6 +1,6 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-// `berth run --service`: reports the host's real progress to the SCM (ScmService, in the Win32
-// core) and sends the log to a rotating file. Compiled only on Windows.
+// `berth run --service`: reports the host's real progress (HostProgress) to the SCM
+// (ScmService, in the Win32 core) and sends the log to a rotating file. Compiled only on Windows.
 #pragma once
 
 #include "eventlog_win.h"
@@ -11,7 +11,7 @@
 #include <memory>
 
 namespace berth {
-class ServiceHost;
+class HostProgress;
 }
 
 namespace berth::platform {
@@ -19,11 +19,8 @@ namespace berth::platform {
 class ScmAdapter : public QObject
 {
 public:
-    ScmAdapter(ServiceHost &host, std::unique_ptr<win::RotatingFile> log, std::unique_ptr<win::EventLog> events);
+    ScmAdapter(HostProgress &progress, std::unique_ptr<win::RotatingFile> log, std::unique_ptr<win::EventLog> events);
     ~ScmAdapter() override;
-
-private:
-    ServiceHost &m_host;
 };
 
 } // namespace berth::platform

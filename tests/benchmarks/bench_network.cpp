@@ -20,6 +20,7 @@
 //   (a separate process) instead of the in-process fixture thread.
 //   --only=throughput|memory|connections|abort|berth: one part (for profiling); no table.
 #include "tests/support/benchnet.h"
+#include "platform.h"
 
 #include <berth/networksession.h>
 
@@ -184,7 +185,7 @@ int main(int argc, char **argv)
             runs = std::max(1, atoi(argv[i]));
     }
     const int e2eRuns = std::max(3, runs);
-    if (HttpFixture::raiseOpenFileLimit() >= 0 && HttpFixture::raiseOpenFileLimit() < 3000)
+    if (platform::raiseOpenFileLimit() >= 0 && platform::raiseOpenFileLimit() < 3000)
         qFatal("the open-file limit is too low for 1 000 connections at the server and the client");
     HttpFixture server;
     if (!server.startInThread())

@@ -1,6 +1,7 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // bench_network part 5: the real berth binary, the same drain in bare Qt (child role "floor"), the server process.
 #include "tests/support/benchnet.h"
+#include "platform.h"
 
 #include <QtCore/QCoreApplication>
 #include <QtCore/QDateTime>
@@ -44,7 +45,7 @@ static int drainConcurrency()
 int floorChild(const QUrl &url)
 {
     const int N = drainConcurrency();
-    HttpFixture::raiseOpenFileLimit();
+    platform::raiseOpenFileLimit();
     if (::pipe(g_termPipe) != 0)
         qFatal("pipe failed");
     struct sigaction sa = {};

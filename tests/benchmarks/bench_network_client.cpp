@@ -1,6 +1,7 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // bench_network parts 1 to 4, the client side: throughput, heap per request, 1 000 open connections, abortAll().
 #include "tests/support/benchnet.h"
+#include "platform.h"
 
 #include <berth/networksession.h>
 #include <berth/workledger.h>
@@ -287,7 +288,7 @@ int memoryChild(const QUrl &never, int rounds)
 int connectionsChild(const QUrl &never)
 {
     constexpr int N = 1000;
-    if (HttpFixture::raiseOpenFileLimit() >= 0 && HttpFixture::raiseOpenFileLimit() < N + N / 6 + 100)
+    if (platform::raiseOpenFileLimit() >= 0 && platform::raiseOpenFileLimit() < N + N / 6 + 100)
         qFatal("the open-file limit is too low for %d connections", N);
     WorkLedger ledger;
     NetworkSession session(u"bench"_s, &ledger, sessionOptions(N, N));

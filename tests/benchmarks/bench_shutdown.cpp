@@ -67,8 +67,8 @@ Timing startAndStop(const HostConfig &config)
     quiet.printReport = false;
     ServiceHost host(config, g_registry, lifetime, quiet);
     QEventLoop loop;
-    QObject::connect(&host, &ServiceHost::allReady, &loop, &QEventLoop::quit);
-    QObject::connect(&host, &ServiceHost::finished, &loop, &QEventLoop::quit);
+    QObject::connect(&host, &HostProgress::allReady, &loop, &QEventLoop::quit);
+    QObject::connect(&host, &HostProgress::finished, &loop, &QEventLoop::quit);
     QElapsedTimer t;
     t.start();
     host.start();
@@ -93,16 +93,16 @@ double signalToIntakeUs()
     ServiceHost host(makeConfig(1, 1, 0), g_registry, lifetime, quiet);
     const auto sources = platform::installStopSources(lifetime);   // gone before the host
     QEventLoop loop;
-    QObject::connect(&host, &ServiceHost::allReady, &loop, &QEventLoop::quit);
+    QObject::connect(&host, &HostProgress::allReady, &loop, &QEventLoop::quit);
     host.start();
     loop.exec();
     QElapsedTimer t;
     qint64 ns = -1;
-    QObject::connect(&host, &ServiceHost::phaseChanged, &loop, [&](Shutdown::Phase p) {
-        if (p == Shutdown::Phase::Intake && ns < 0)
+    QObject::connect(&host, &HostProgress::phaseEntered, &loop, [&](HostProgress::Phase p) {
+        if (p == HostProgress::Phase::Intake && ns < 0)
             ns = t.nsecsElapsed();
     });
-    QObject::connect(&host, &ServiceHost::finished, &loop, &QEventLoop::quit);
+    QObject::connect(&host, &HostProgress::finished, &loop, &QEventLoop::quit);
     t.start();
     ::kill(::getpid(), SIGTERM);
     loop.exec();

@@ -4,6 +4,7 @@
 // What reached the network is counted at the server, not only in Berth.
 #include "tests/support/berthprocess.h"
 #include "httpfixture.h"
+#include "platform.h"
 #include "tests/support/httpproxy.h"
 #include "tests/support/slack.h"
 
@@ -62,7 +63,7 @@ private:
 
 void TestE2eNetwork::initTestCase()
 {
-    if (const qint64 limit = HttpFixture::raiseOpenFileLimit(); limit >= 0 && limit < 1500)
+    if (const qint64 limit = platform::raiseOpenFileLimit(); limit >= 0 && limit < 1500)
         QSKIP(qPrintable(u"1 000 connections at the server need ~1 500 open files; the hard limit here is %1 "
                          u"(raise it with `ulimit -Hn` or LimitNOFILE)"_s.arg(limit)));
     m_server = new HttpFixture;

@@ -5,6 +5,7 @@
 #include "builtin.h"
 #include "config/config.h"
 #include "httpfixture.h"
+#include "platform.h"
 #include "tests/support/httpfixturetestutil.h"
 #include "tests/support/logcapture.h"
 #include "engine/servicehost.h"
@@ -56,7 +57,7 @@ struct HostRun
     {
         if (!load(R"({"shutdown":)" + shutdown + R"(, "services":[{"name":"web","type":"http-fixture"}]})"))
             return {};
-        QSignalSpy ready(host.get(), &ServiceHost::allReady);
+        QSignalSpy ready(host.get(), &HostProgress::allReady);
         host->start();
         if (ready.isEmpty() && !ready.wait(10000))
             return {};
@@ -245,7 +246,7 @@ void TestHttpFixtureLifecycle::thousandConnectionsOpenAtOnce()
 {
     QFETCH(bool, ownThread);
     constexpr int N = 1000;
-    if (const qint64 limit = HttpFixture::raiseOpenFileLimit(); limit < 2 * N + 300)
+    if (const qint64 limit = platform::raiseOpenFileLimit(); limit < 2 * N + 300)
         QSKIP(qPrintable(u"needs ~2 300 open files for the clients and the server in one process; the hard "
                          u"limit here is %1 (raise it with `ulimit -Hn` or LimitNOFILE)"_s.arg(limit)));
     HttpFixture f;

@@ -8,6 +8,7 @@
 #include <berth/workledger.h>
 
 #include "httpfixture.h"
+#include "platform.h"
 #include "tests/support/networktestutil.h"
 
 #include <QtCore/QElapsedTimer>
@@ -49,7 +50,7 @@ private:
 
 void TestNetworkLimits::initTestCase()
 {
-    HttpFixture::raiseOpenFileLimit();
+    platform::raiseOpenFileLimit();
     m_server = new HttpFixture;
     QVERIFY2(m_server->startInThread(), qPrintable(m_server->errorString()));
 }

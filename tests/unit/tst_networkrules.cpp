@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "httpfixture.h"
+#include "platform.h"
 #include "httppoller.h"
 #include "tests/support/networktestutil.h"
 #include "tests/support/prerequisite.h"
@@ -117,7 +118,7 @@ private:
 
 void TestNetworkRules::initTestCase()
 {
-    HttpFixture::raiseOpenFileLimit();
+    platform::raiseOpenFileLimit();
     m_server = new HttpFixture;
     QVERIFY2(m_server->startInThread(), qPrintable(m_server->errorString()));
 }

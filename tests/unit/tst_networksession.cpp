@@ -10,6 +10,7 @@
 #include <berth/workledger.h>
 
 #include "httpfixture.h"
+#include "platform.h"
 #include "tests/support/networktestutil.h"
 
 #include <QtCore/QElapsedTimer>
@@ -59,7 +60,7 @@ private:
 
 void TestNetworkSession::initTestCase()
 {
-    HttpFixture::raiseOpenFileLimit();
+    platform::raiseOpenFileLimit();
     m_server = new HttpFixture;
     QVERIFY2(m_server->startInThread(), qPrintable(m_server->errorString()));
 }

@@ -43,7 +43,7 @@ void TestReadmeExample::pollerRunsAndItsWorkDrains()
     QVERIFY(cfg.ok());
     Lifetime lifetime;
     ServiceHost host(cfg.config, registry, lifetime);
-    QSignalSpy ready(&host, &ServiceHost::allReady);
+    QSignalSpy ready(&host, &HostProgress::allReady);
     host.start();
     QVERIFY(ready.wait(5000));
     QTRY_VERIFY_WITH_TIMEOUT(host.ledger().activeCount(u"p"_s) >= 1, 5000);

@@ -84,7 +84,7 @@ struct Run
     /// Starts the host and waits until every service is ready.
     bool startReady()
     {
-        QSignalSpy ready(host.get(), &ServiceHost::allReady);
+        QSignalSpy ready(host.get(), &HostProgress::allReady);
         host->start();
         return !ready.isEmpty() || ready.wait(5000);
     }
@@ -212,7 +212,7 @@ void TestServiceHost::secondRequestJumpsToCancel()
     QVERIFY(run.startReady());
     QTRY_VERIFY_WITH_TIMEOUT(run.host->ledger().activeCount(u"w"_s) >= 1, 5000);
     run.lifetime.requestStop({u"test"_s, {}});
-    QTRY_COMPARE_WITH_TIMEOUT(run.host->phase(), Shutdown::Phase::Drain, 5000);
+    QTRY_COMPARE_WITH_TIMEOUT(run.host->shutdownPhase(), Shutdown::Phase::Drain, 5000);
     run.lifetime.requestStop({u"test"_s, {}});
     QTRY_VERIFY_WITH_TIMEOUT(run.host->isFinished(), 3000);   // far less than the 15s drain
     QCOMPARE(run.host->exitCode(), 0);

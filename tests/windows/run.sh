@@ -62,7 +62,7 @@ if [ -d "$qt/QtCore" ]; then
         x86_64-w64-mingw32-g++-posix -std=c++20 -fsyntax-only -Wall -Wextra -Werror -Wno-unused-parameter \
             -Wno-attributes -DUNICODE -D_UNICODE -DWIN32_LEAN_AND_MEAN -DNOMINMAX -DQT_NO_KEYWORDS \
             -DQT_NO_CAST_FROM_ASCII -DQT_NO_CAST_TO_ASCII -DQT_USE_QSTRINGBUILDER \
-            -I"$root/platform" -I"$root/platform/windows/core" -I"$root/host" -I"$root/host/include" \
+            -I"$root/platform" -I"$root/platform/windows/core" -I"$root/host/include" \
             -I"$qt" -I"$qt/QtCore" "$root/platform/windows/$f"
     done
 fi
