@@ -1,5 +1,5 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-#include <berth/lifetime.h>
+#include "engine/lifetime_p.h"
 
 namespace berth {
 
@@ -41,9 +41,9 @@ void Lifetime::noteStopFromAnyThread()
         m_listener(count);
 }
 
-void Lifetime::setExternalStopListener(std::function<void(int)> listener)
+void Lifetime::Control::setExternalStopListener(Lifetime &lifetime, std::function<void(int)> listener)
 {
-    m_listener = std::move(listener);
+    lifetime.m_listener = std::move(listener);
 }
 
 } // namespace berth

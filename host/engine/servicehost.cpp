@@ -1,11 +1,11 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 #include "engine/servicehost.h"
 
+#include "engine/lifetime_p.h"
 #include "engine/logging.h"
 #include "engine/servicerunner.h"
 #include "engine/watchdog.h"
 
-#include <berth/lifetime.h>
 #include <berth/serviceregistry.h>
 
 #include <QtCore/QJsonArray>
@@ -80,7 +80,7 @@ ServiceHost::ServiceHost(const HostConfig &config, const ServiceRegistry &regist
         m_board.addService(sc.name);
         m_trace.setLaneName(lane, sc.name);
         ServiceRunner::Env env{&m_ledger, &m_board, &m_trace, lane++,
-                               m_config.shutdown.intakeDelay.count() == 0 ? lifetime.externalStopCounter() : nullptr};
+                               m_config.shutdown.intakeDelay.count() == 0 ? Lifetime::Control::externalStopCounter(lifetime) : nullptr};
         auto *r = new ServiceRunner(sc, m_registry.find(sc.type), env, this);
         m_order.append(r);
         m_byName.insert(sc.name, r);
@@ -105,7 +105,7 @@ ServiceHost::ServiceHost(const HostConfig &config, const ServiceRegistry &regist
     m_forcedExit = [](int code, const QString &) { std::_Exit(code); };
     m_watchdog = std::make_unique<Watchdog>([this](const char *why) { forcedExitFromWatchdog(why); });
     m_watchdog->setDefaultBudget(m_config.shutdown.deadline);
-    m_lifetime.setExternalStopListener([this](int count) { m_watchdog->noteStopRequest(count); });
+    Lifetime::Control::setExternalStopListener(m_lifetime, [this](int count) { m_watchdog->noteStopRequest(count); });
 
     Shutdown::Parts parts{m_order, m_dependents, m_dependencies, &m_ledger, &m_board, &m_trace, m_watchdog.get()};
     m_shutdown = new Shutdown(parts, this);
@@ -121,7 +121,7 @@ ServiceHost::ServiceHost(const HostConfig &config, const ServiceRegistry &regist
 
 ServiceHost::~ServiceHost()
 {
-    m_lifetime.setExternalStopListener({});
+    Lifetime::Control::setExternalStopListener(m_lifetime, {});
     m_watchdog.reset();
     // Runners first, while the ledger their services' tickets point into still exists (as
     // children they would only go after every member, the ledger included).

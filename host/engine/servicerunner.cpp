@@ -4,6 +4,8 @@
 #include "engine/logging.h"
 #include "engine/report.h"
 #include "engine/trace.h"
+#include "engine/workledger_p.h"
+#include "service/servicecontext_p.h"
 
 #include <berth/service.h>
 #include <berth/servicecontext.h>
@@ -139,7 +141,7 @@ void ServiceRunner::start()
     m_startedAt = now();
     if (!m_context)
         m_context = std::make_unique<ServiceContext>(name(), m_config.type, m_config.config, m_env.ledger);
-    m_context->setNetworkOptions(m_config.network, m_env.earlyStop);
+    ServiceContext::Control::setNetworkOptions(*m_context, m_config.network, m_env.earlyStop);
     setState(State::Starting);
     qCInfo(lcHost).noquote() << name() + u": starting (type " + m_config.type + u')';
     if (!guard("create", [this] { m_service = m_type ? m_type->create() : nullptr; }) || !m_service) {
@@ -181,7 +183,7 @@ void ServiceRunner::onReportStopped(Service *from)
         if (m_startTimer)
             m_startTimer->stop();
         setState(State::Stopping);
-        m_env.ledger->markStopping(name());
+        WorkLedger::Control::markStopping(*m_env.ledger, name());
     }
     checkDone();
 }
@@ -200,7 +202,7 @@ void ServiceRunner::onReportFailed(Service *from, const QString &reason)
         if (m_stopTimer)
             m_stopTimer->stop();
         setState(State::Failed, reason);
-        m_env.ledger->cancelService(name());
+        WorkLedger::Control::cancelService(*m_env.ledger, name());
         checkDone();
         return;
     }
@@ -214,7 +216,7 @@ void ServiceRunner::onReportFailed(Service *from, const QString &reason)
         m_hasFailed = true;
     qCCritical(lcHost).noquote() << name() + (wasStarting ? u": failed to start: "_s : u": failed: "_s) + reason;
     setState(State::Failed, reason);
-    m_env.ledger->cancelService(name());
+    WorkLedger::Control::cancelService(*m_env.ledger, name());
     if (firstStart)
         Q_EMIT startFailed(this, reason);
     else
@@ -230,9 +232,9 @@ void ServiceRunner::scheduleRestart(const QString &reason)
         delay *= 2;
     delay = qMin<qint64>(delay, m_config.restartMaxDelay.count());
     qCWarning(lcHost).noquote() << u"%1: failed: %2; restart %3 in %4ms"_s.arg(name(), reason).arg(m_restarts).arg(delay);
-    m_env.ledger->cancelService(name());
+    WorkLedger::Control::cancelService(*m_env.ledger, name());
     destroyInstance();
-    m_context->resetToken();
+    ServiceContext::Control::resetToken(*m_context);
     setState(State::Restarting, reason);
     if (!m_restartTimer) {
         m_restartTimer = makeTimer([this] {
@@ -249,12 +251,12 @@ QList<WorkEntry> ServiceRunner::closeResources()
 {
     QList<WorkEntry> leaked;
     if (m_context) {
-        const QStringList errors = m_context->runCloseCallbacks();
+        const QStringList errors = ServiceContext::Control::runCloseCallbacks(*m_context);
         for (const auto &e : errors) {
             m_hasFailed = true;
             qCCritical(lcHost).noquote() << name() + u": close callback threw: " + e;
         }
-        leaked = m_env.ledger->closeService(name());
+        leaked = WorkLedger::Control::closeService(*m_env.ledger, name());
     }
     if (m_service)
         detach(m_service.get());
@@ -274,7 +276,7 @@ void ServiceRunner::fireStopToken()
 {
     if (!m_context || isDone())
         return;
-    m_env.ledger->markStopping(name());
+    WorkLedger::Control::markStopping(*m_env.ledger, name());
     StopToken *token = m_context->stopToken();
     guard("stop token", [token] { token->fireStop(); });
 }
@@ -310,7 +312,7 @@ void ServiceRunner::requestStop()
     }
     setState(State::Stopping);
     fireStopToken();
-    m_env.ledger->markStopping(name());
+    WorkLedger::Control::markStopping(*m_env.ledger, name());
     if (m_config.stopTimeout.count() > 0) {
         if (!m_stopTimer) {
             m_stopTimer = makeTimer([this] {
@@ -323,7 +325,7 @@ void ServiceRunner::requestStop()
     Service *service = m_service.get();
     if (!guard("stop", [service] { service->stop(); })) {
         setState(State::Failed, m_failure);
-        m_env.ledger->cancelService(name());
+        WorkLedger::Control::cancelService(*m_env.ledger, name());
     }
     checkDone();
 }
@@ -332,7 +334,7 @@ void ServiceRunner::cancelWork()
 {
     if (isDone() || !m_context)
         return;
-    const int n = m_env.ledger->cancelService(name());
+    const int n = WorkLedger::Control::cancelService(*m_env.ledger, name());
     if (n > 0)
         qCInfo(lcShutdown).noquote() << u"%1: cancelled %2 pending work item(s)"_s.arg(name()).arg(n);
     StopToken *token = m_context->stopToken();
@@ -389,7 +391,7 @@ void ServiceRunner::checkDone()
 QList<WorkEntry> ServiceRunner::close(bool processExits)
 {
     if (m_context)
-        m_context->setProcessExitsAfterClose(processExits);
+        ServiceContext::Control::setProcessExitsAfterClose(*m_context, processExits);
     const QList<WorkEntry> leaked = closeResources();
     m_service.reset();
     return leaked;
@@ -399,7 +401,7 @@ void ServiceRunner::reload(const QJsonObject &config)
 {
     if (!m_context)
         return;
-    m_context->setConfig(config);
+    ServiceContext::Control::setConfig(*m_context, config);
     if (Service *service = m_service.get(); service && m_state == State::Running)
         guard("reload", [service, &config] { service->reload(config); });
 }

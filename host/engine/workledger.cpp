@@ -1,5 +1,5 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-#include <berth/workledger.h>
+#include "engine/workledger_p.h"
 
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QHash>
@@ -118,7 +118,7 @@ struct WorkLedger::Private
 WorkTicket::~WorkTicket()
 {
     if (m_ledger && m_id)
-        m_ledger->closeEntryAsLeak(m_id);
+        m_ledger->settle(m_id, true);
 }
 
 void WorkTicket::finish()
@@ -178,11 +178,6 @@ quint64 WorkLedger::add(const QString &service, const QString &kind, const QStri
 void WorkLedger::finish(quint64 id)
 {
     settle(id, false);
-}
-
-void WorkLedger::closeEntryAsLeak(quint64 id)
-{
-    settle(id, true);
 }
 
 void WorkLedger::finishCancelled(quint64 id)
@@ -256,8 +251,9 @@ bool WorkLedger::cancel(quint64 id)
     return true;
 }
 
-int WorkLedger::cancelService(const QString &service)
+int WorkLedger::Control::cancelService(WorkLedger &ledger, const QString &service)
 {
+    WorkLedger::Private *d = ledger.d.get();
     QList<quint64> ids;
     {
         QMutexLocker lock(&d->mutex);
@@ -267,18 +263,20 @@ int WorkLedger::cancelService(const QString &service)
     }
     int n = 0;
     for (quint64 id : std::as_const(ids))
-        n += cancel(id) ? 1 : 0;
+        n += ledger.cancel(id) ? 1 : 0;
     return n;
 }
 
-void WorkLedger::markStopping(const QString &service)
+void WorkLedger::Control::markStopping(WorkLedger &ledger, const QString &service)
 {
+    WorkLedger::Private *d = ledger.d.get();
     QMutexLocker lock(&d->mutex);
     d->state(service).stopping = true;
 }
 
-QList<WorkEntry> WorkLedger::closeService(const QString &service)
+QList<WorkEntry> WorkLedger::Control::closeService(WorkLedger &ledger, const QString &service)
 {
+    WorkLedger::Private *d = ledger.d.get();
     QList<WorkEntry> leaked;
     {
         QMutexLocker lock(&d->mutex);

@@ -1,5 +1,6 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-#include <berth/servicecontext.h>
+#include "service/servicecontext_p.h"
+
 #include <berth/networksession.h>
 
 #include <QtCore/QList>
@@ -81,14 +82,17 @@ NetworkSession *ServiceContext::network()
     return s;
 }
 
-void ServiceContext::setNetworkOptions(const NetworkOptions &options, const std::atomic<int> *earlyStop)
+void ServiceContext::Control::setNetworkOptions(ServiceContext &context, const NetworkOptions &options,
+                                                 const std::atomic<int> *earlyStop)
 {
+    Private *d = context.d.get();
     d->networkOptions = options;
     d->earlyStop = earlyStop;
 }
 
-void ServiceContext::setProcessExitsAfterClose(bool exits)
+void ServiceContext::Control::setProcessExitsAfterClose(ServiceContext &context, bool exits)
 {
+    Private *d = context.d.get();
     d->processExitsAfterClose = exits;
 }
 
@@ -111,13 +115,15 @@ void ServiceContext::onClose(std::function<void()> callback)
     d->closeCallbacks.append(std::move(callback));
 }
 
-void ServiceContext::setConfig(const QJsonObject &config)
+void ServiceContext::Control::setConfig(ServiceContext &context, const QJsonObject &config)
 {
+    Private *d = context.d.get();
     d->config = config;
 }
 
-QStringList ServiceContext::runCloseCallbacks()
+QStringList ServiceContext::Control::runCloseCallbacks(ServiceContext &context)
 {
+    Private *d = context.d.get();
     QStringList errors;
     auto callbacks = std::exchange(d->closeCallbacks, {});
     for (auto it = callbacks.crbegin(); it != callbacks.crend(); ++it) {
@@ -133,8 +139,9 @@ QStringList ServiceContext::runCloseCallbacks()
     return errors;
 }
 
-void ServiceContext::resetToken()
+void ServiceContext::Control::resetToken(ServiceContext &context)
 {
+    Private *d = context.d.get();
     d->token = std::make_unique<StopToken>();
 }
 

@@ -1,5 +1,5 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-#include <berth/lifetime.h>
+#include "engine/lifetime_p.h"
 
 #include <QtTest/QSignalSpy>
 #include <QtTest/QTest>
@@ -50,7 +50,7 @@ void TestLifetime::externalNotesReachListenerFromAnyThread()
 {
     Lifetime lifetime;
     std::atomic<int> last{0};
-    lifetime.setExternalStopListener([&last](int count) { last = count; });
+    Lifetime::Control::setExternalStopListener(lifetime, [&last](int count) { last = count; });
     std::thread t([&lifetime] {
         lifetime.noteStopFromAnyThread();
         lifetime.noteStopFromAnyThread();

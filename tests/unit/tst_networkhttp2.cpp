@@ -2,6 +2,7 @@
 // The network session over real HTTP/2: a TLS server on 127.0.0.1 that offers "h2" by ALPN
 // (tests/h2server.py, hyper-h2) and falls back to HTTP/1.1 for a client that does not. Checked
 // at the server: which protocol was spoken, every stream that arrived, answered or was reset.
+#include "engine/workledger_p.h"
 #include "tests/support/h2testutil.h"
 
 #include <berth/networksession.h>
@@ -89,7 +90,7 @@ void TestNetworkHttp2::drainLetsEveryStreamFinish()
     NetworkSession s(Svc, &ledger, h2Options(20));
     const Outcomes outs = getMany(s, 20, m_server->url(u"/delay?ms=400"_s));
     QTRY_COMPARE_WITH_TIMEOUT(m_server->requests, 20, 10000);
-    ledger.markStopping(Svc);
+    WorkLedger::Control::markStopping(ledger, Svc);
     s.beginDrain();
     QTRY_VERIFY_WITH_TIMEOUT(allDone(outs), 10000);
     for (const auto &out : outs) {
@@ -200,7 +201,7 @@ void TestNetworkHttp2::directStreamsBeyondQtsLimitDrainToo()
     const QList<QNetworkReply *> replies = getDirect(s, 110, m_server->url(u"/delay?ms=600"_s));
     QTRY_COMPARE_WITH_TIMEOUT(m_server->requests, 100, 10000);   // Qt's own limit: the drain's
     // count below says the other 10 were not written
-    ledger.markStopping(Svc);
+    WorkLedger::Control::markStopping(ledger, Svc);
     // The drain says so: they are not cancelled, they go out.
     QTest::ignoreMessage(QtInfoMsg, QRegularExpression(u"draining 110 request\\(s\\) in flight; 0 never sent .*; 10 direct "
                                                        u"request\\(s\\) not yet written to an HTTP/2 connection"_s));
@@ -262,7 +263,7 @@ void TestNetworkHttp2::sendLearnsTheServersStreamLimit()
     QTRY_COMPARE_WITH_TIMEOUT(m_server->requests - before, 60, 10000);   // the drain's count
     // below says the other 40 were never sent
     QCOMPARE(s.inFlight(), 60);
-    ledger.markStopping(Svc);
+    WorkLedger::Control::markStopping(ledger, Svc);
     QTest::ignoreMessage(QtInfoMsg, QRegularExpression(u"draining 60 request\\(s\\) in flight; 40 never sent \\(40 queued call\\(s\\), 0 direct"_s));
     s.beginDrain();
     QTRY_VERIFY_WITH_TIMEOUT(allDone(outs), 20000);

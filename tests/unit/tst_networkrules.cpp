@@ -10,8 +10,9 @@
 
 #include "config/config.h"
 #include "httpfixture.h"
-#include "platform.h"
 #include "httppoller.h"
+#include "platform.h"
+#include "service/servicecontext_p.h"
 #include "tests/support/networktestutil.h"
 #include "tests/support/prerequisite.h"
 
@@ -447,7 +448,7 @@ void TestNetworkRules::contextSessionClosesInClose()
     ctx.onClose([&] { serviceClosedFirst = s->state() == NetworkSession::State::Open; });
     QNetworkReply *r = s->manager()->get(QNetworkRequest(m_server->url(u"/never"_s)));
     QTRY_COMPARE(m_server->requestsReceived(u"/never"_s), 1);
-    const QStringList errors = ctx.runCloseCallbacks();
+    const QStringList errors = ServiceContext::Control::runCloseCallbacks(ctx);
     QVERIFY(errors.isEmpty());
     QVERIFY(serviceClosedFirst);   // the service's own close ran while its session was open
     QCOMPARE(s->state(), NetworkSession::State::Closed);

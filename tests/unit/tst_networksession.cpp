@@ -5,6 +5,8 @@
 // transfer timeout are in tst_networkretry.cpp; redirects, TLS, secrets, cookies, the disk
 // cache and close in tst_networkrules.cpp; the pure rules and the configuration checks in
 // tst_networkhelpers.cpp.
+#include "engine/workledger_p.h"
+
 #include <berth/networksession.h>
 #include <berth/servicecontext.h>
 #include <berth/workledger.h>
@@ -194,7 +196,7 @@ void TestNetworkSession::drainLetsInFlightFinishAndNeverSendsTheQueue()
     QCOMPARE(s.inFlight(), 3);
     QCOMPARE(s.queued(), 5);
     QTRY_COMPARE(m_server->requestsReceived(u"/delay"_s), 3);
-    ledger.markStopping(Svc);
+    WorkLedger::Control::markStopping(ledger, Svc);
     s.beginDrain();
     QCOMPARE(s.queued(), 0);
     // The five that never left finish at once as cancelled, unsent; the three in flight drain.
@@ -282,7 +284,7 @@ void TestNetworkSession::closeReportsUndeletedReplyAsLeakWithoutCrash()
     QVERIFY2(pending.first().name.contains(u"never deleted"_s), qPrintable(pending.first().name));
     QVERIFY2(!pending.first().name.contains(u"s3cret"_s), qPrintable(pending.first().name));
     QVERIFY2(pending.first().origin.startsWith(u"tst_networksession.cpp:"_s), qPrintable(pending.first().origin));
-    const auto leaked = ledger.closeService(Svc);
+    const auto leaked = WorkLedger::Control::closeService(ledger, Svc);
     QCOMPARE(leaked.size(), 1);
     QCOMPARE(ledger.counts(Svc).leaked, 1);
     // ... and the pointer is still valid: no crash, whatever the service does with it.

@@ -1,4 +1,5 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
+#include "engine/workledger_p.h"
 #include "engine/report.h"
 
 #include <QtTest/QTest>
@@ -50,7 +51,7 @@ void TestReport::reportShowsPhasesServicesAndPending()
     board.setStopRequested(u"store"_s, 1400);
 
     WorkLedger ledger;
-    ledger.markStopping(u"worker"_s);
+    WorkLedger::Control::markStopping(ledger, u"worker"_s);
     ledger.finish(ledger.add(u"worker"_s, u"job"_s, u"drained one"_s));
     const quint64 stuck = ledger.add(u"store"_s, u"flush"_s, u"still writing"_s);
     Q_UNUSED(stuck);

@@ -5,7 +5,7 @@
 #include "platform.h"
 #include "posix/signalsource_posix.h"
 
-#include <berth/lifetime.h>
+#include "engine/lifetime_p.h"
 
 #include <QtCore/QCoreApplication>
 #include <QtCore/QDir>
@@ -259,7 +259,7 @@ void TestSignalSource::stopNoteReachesBlockedMainThread()
     std::promise<bool> noted;
     std::future<bool> notedOnOtherThread = noted.get_future();
     const std::thread::id mainThread = std::this_thread::get_id();
-    lifetime.setExternalStopListener([&noted, mainThread](int count) {
+    Lifetime::Control::setExternalStopListener(lifetime, [&noted, mainThread](int count) {
         if (count == 1)
             noted.set_value(std::this_thread::get_id() != mainThread);
     });

@@ -1,5 +1,5 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-#include <berth/workledger.h>
+#include "engine/workledger_p.h"
 
 #include <QtCore/QJsonObject>
 #include <QtTest/QSignalSpy>
@@ -47,7 +47,7 @@ void TestWorkLedger::countsByOutcome()
     const quint64 id = ledger.add(u"svc"_s, u"job"_s, u"one"_s, [] {});
     QCOMPARE(ledger.activeCount(u"svc"_s), 1);
     if (stopping)
-        ledger.markStopping(u"svc"_s);
+        WorkLedger::Control::markStopping(ledger, u"svc"_s);
     if (cancelFirst)
         QVERIFY(ledger.cancel(id));
     ledger.finish(id);
@@ -67,7 +67,7 @@ void TestWorkLedger::cancelRunsOutsideLockAndMayFinishReentrantly()
     quint64 a = 0, b = 0;
     a = ledger.add(u"svc"_s, u"reply"_s, u"a"_s, [&] { QCOMPARE(ledger.snapshot().size(), 2); ledger.finish(a); });
     b = ledger.add(u"svc"_s, u"reply"_s, u"b"_s, [&] { ledger.finish(b); ledger.finish(a); });
-    QCOMPARE(ledger.cancelService(u"svc"_s), 2);
+    QCOMPARE(WorkLedger::Control::cancelService(ledger, u"svc"_s), 2);
     QCOMPARE(ledger.activeCount(u"svc"_s), 0);
     QCOMPARE(ledger.counts(u"svc"_s).cancelled, 2);
 }
@@ -75,7 +75,7 @@ void TestWorkLedger::cancelRunsOutsideLockAndMayFinishReentrantly()
 void TestWorkLedger::workAddedAfterCancelIsCancelledOnArrival()
 {
     WorkLedger ledger;
-    ledger.cancelService(u"svc"_s);
+    WorkLedger::Control::cancelService(ledger, u"svc"_s);
     bool cancelled = false;
     quint64 id = 0;
     id = ledger.add(u"svc"_s, u"timer"_s, u"late"_s, [&] { cancelled = true; ledger.finish(id); });
@@ -93,7 +93,7 @@ void TestWorkLedger::closeServiceReportsLeaks()
     ledger.add(u"svc"_s, u"leak"_s, u"never"_s);
     ledger.add(u"svc"_s, u"leak"_s, u"never2"_s);
     ledger.add(u"keep"_s, u"job"_s, u"x"_s);
-    const auto leaked = ledger.closeService(u"svc"_s);
+    const auto leaked = WorkLedger::Control::closeService(ledger, u"svc"_s);
     QCOMPARE(leaked.size(), 2);
     QCOMPARE(leaked.first().name, u"never"_s);
     QCOMPARE(ledger.counts(u"svc"_s).leaked, 2);

@@ -48,12 +48,10 @@ public:
     void noteStopFromAnyThread();
     /// How many stop requests noteStopFromAnyThread() has seen.
     int externalStopNotes() const { return m_externalNotes.load(); }
-    /// The counter behind externalStopNotes(), for code on other threads or in a busy loop that
-    /// must stop taking new work the moment a stop is noted (a network session's dispatch).
-    const std::atomic<int> *externalStopCounter() const { return &m_externalNotes; }
-    /// Set by the host: called from whatever thread calls noteStopFromAnyThread(). Not
-    /// synchronised: set it before the stop sources exist and clear it after they are gone.
-    void setExternalStopListener(std::function<void(int count)> listener);
+
+    /// The host's own hooks (its watchdog, the early stop of network sessions), in a private
+    /// header of the host.
+    struct Control;
 
 Q_SIGNALS:
     void stopRequested(const berth::StopReason &reason, int count);

@@ -49,7 +49,6 @@ protected:
     void reportFailed(const QString &reason);
 
 private:
-    friend class ServiceHost;
     friend class ServiceRunner;
     struct Private;
     std::unique_ptr<Private> d;

@@ -72,15 +72,8 @@ public:
     /// release resources here. Callbacks run in reverse order of registration.
     void onClose(std::function<void()> callback);
 
-    /// Host use: replace the config after a reload; run onClose callbacks; fresh token on restart.
-    void setConfig(const QJsonObject &config);
-    /// \a earlyStop: see NetworkSession::setEarlyStop().
-    void setNetworkOptions(const NetworkOptions &options, const std::atomic<int> *earlyStop = nullptr);
-    /// The process ends right after this close: sessions leave their idle managers to the exit
-    /// (NetworkSession::Teardown::AtProcessExit) instead of tearing their connections down.
-    void setProcessExitsAfterClose(bool exits);
-    QStringList runCloseCallbacks(); ///< returns what the callbacks threw
-    void resetToken();
+    /// The host's own controls (reload, restart, close), in a private header of the host.
+    struct Control;
 
 private:
     struct Private;

@@ -88,16 +88,6 @@ public:
     void setProgress(quint64 id, qint64 bytes);
     /// Asks one entry to cancel. Returns false if it is unknown or already finished.
     bool cancel(quint64 id);
-    /// Cancels every pending entry of \a service; entries added later are cancelled as soon as
-    /// the ledger's thread returns to its event loop.
-    int cancelService(const QString &service);
-    /// Marks \a service as stopping: entries finishing from now on count as drained.
-    void markStopping(const QString &service);
-    /// Closes \a service: whatever is still pending is counted as leaked and forgotten.
-    QList<WorkEntry> closeService(const QString &service);
-    /// Forgets one pending entry, counts it as leaked and logs it (a WorkTicket destroyed while
-    /// its work was pending). Unknown or finished ids are ignored.
-    void closeEntryAsLeak(quint64 id);
 
     QList<WorkEntry> snapshot(const QString &service = {}) const;
     int activeCount(const QString &service = {}) const;
@@ -117,7 +107,12 @@ Q_SIGNALS:
     void serviceIdle(const QString &service);
     void refreshRequested();
 
+public:
+    /// The host's own controls (the shutdown phases), in a private header of the host.
+    struct Control;
+
 private:
+    friend class WorkTicket;   // a ticket destroyed while pending closes its entry as a leak
     void settle(quint64 id, bool leaked, bool cancelled = false);
     struct Private;
     std::unique_ptr<Private> d;
