@@ -1,6 +1,6 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // The platform seam: the only functions the host and the executable call to reach the operating
-// system. Each is defined once per platform (platform_posix.cpp, later platform_win.cpp); CMake
+// system. Each is defined once per platform (posix/platform_posix.cpp, windows/platform_win.cpp); CMake
 // picks the file.
 #pragma once
 
