@@ -2,9 +2,7 @@
 // The host's progress as a supervisor's reporter sees it (HostProgress, the platform seam): start-up
 // progress and its wait hint, every phase with its budget and what is pending, the end with its
 // exit code, and the forced-exit hooks on the watchdog's thread. A real host with chaos services.
-#include "builtin.h"
-#include "config/config.h"
-#include "engine/servicehost.h"
+#include "tests/support/hostrun.h"
 #include "tests/support/slack.h"
 
 #include <berth/hostprogress.h>
@@ -26,26 +24,10 @@ using namespace berth;
 
 namespace {
 
-struct Run
+/// A reporter reads the host through the view only.
+struct Run : berth::test::HostRun
 {
-    ServiceRegistry registry;
-    Lifetime lifetime;
-    std::unique_ptr<ServiceHost> host;
-    std::atomic<int> forcedCode{-1};
-
-    bool load(const QByteArray &json)
-    {
-        registerBuiltinServices(registry);
-        const ConfigResult r = parseConfig(json, u"test.json"_s, registry);
-        for (const auto &e : r.errors)
-            qWarning().noquote() << e.toString();
-        if (!r.ok())
-            return false;
-        host = std::make_unique<ServiceHost>(r.config, registry, lifetime, HostOptions{{}, {}, false, false});
-        host->setForcedExit([this](int code, const QString &) { forcedCode = code; });
-        return true;
-    }
-    /// What a reporter reads, through the view only.
+    bool load(const QByteArray &json) { return HostRun::load(json, HostOptions{{}, {}, false, false}); }
     HostProgress &view() { return *host; }
 };
 

@@ -2,16 +2,11 @@
 // HttpFixture over real sockets: starting only on loopback, a taken port, the counters and their
 // reset, pending hooks, drain, 1 000 simultaneous connections, its own thread, and the
 // http-fixture service in a real host. The endpoints are in tst_httpfixture.cpp.
-#include "builtin.h"
-#include "config/config.h"
 #include "httpfixture.h"
 #include "platform.h"
+#include "tests/support/hostrun.h"
 #include "tests/support/httpfixturetestutil.h"
 #include "tests/support/logcapture.h"
-#include "engine/servicehost.h"
-
-#include <berth/lifetime.h>
-#include <berth/serviceregistry.h>
 
 #include <QtCore/QDateTime>
 #include <QtCore/QElapsedTimer>
@@ -33,24 +28,8 @@ using namespace berth::fixturetest;
 namespace {
 
 /// A host running one http-fixture service, as the berth binary would.
-struct HostRun
+struct HostRun : berth::test::HostRun
 {
-    ServiceRegistry registry;
-    Lifetime lifetime;
-    std::unique_ptr<ServiceHost> host;
-
-    bool load(const QByteArray &json)
-    {
-        registerBuiltinServices(registry);
-        const ConfigResult r = parseConfig(json, u"test.json"_s, registry);
-        for (const auto &e : r.errors)
-            qWarning().noquote() << e.toString();
-        if (!r.ok())
-            return false;
-        host = std::make_unique<ServiceHost>(r.config, registry, lifetime);
-        return true;
-    }
-
     /// Loads one http-fixture service named "web" with \a shutdown, starts it and returns the
     /// port it logged (a LogCapture must be active); empty if any step failed.
     QString startFixture(const QByteArray &shutdown)
