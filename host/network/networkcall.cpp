@@ -1,14 +1,7 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-// NetworkCall and the session's own queue: send(), the limits, the rate limit, dispatch to the
-// least busy manager, and what happens when an attempt ends (retry with backoff, or finish).
-#include "config/config.h"
-#include "network/networkproxy_p.h"
+// NetworkCall and the session's own queue: send(), the limits, the rate limit, and dispatch to
+// the least busy manager. What happens when an attempt ends: networkattempt.cpp.
 #include "network/networksession_p.h"
-
-#include <berth/servicecontext.h>
-
-#include <QtCore/QMetaEnum>
-#include <QtCore/QRandomGenerator>
 
 #include <cmath>
 #include <optional>
@@ -25,8 +18,8 @@ NetworkCall::~NetworkCall() = default;
 QUrl NetworkCall::url() const { return d->request.url(); }
 QString NetworkCall::redactedUrl() const { return d->where.mid(d->verb.size() + 1); }
 QByteArray NetworkCall::verb() const { return d->verb; }
-bool NetworkCall::isFinished() const { return d->finished; }
-bool NetworkCall::wasSent() const { return d->sent; }
+bool NetworkCall::isFinished() const { return d->state == CallState::Finished; }
+bool NetworkCall::wasSent() const { return d->attempts > 0; }
 int NetworkCall::attempts() const { return d->attempts; }
 QNetworkReply::NetworkError NetworkCall::error() const { return d->error; }
 QString NetworkCall::errorString() const { return d->errorString; }
@@ -46,17 +39,16 @@ QByteArray NetworkCall::header(const QByteArray &name) const
 
 void NetworkCall::abort()
 {
-    if (d->finished)
+    if (d->state == CallState::Finished)
         return;
     auto *sd = d->session->d.get();
     d->cancelled = true;
     if (d->reply) {
         d->reply->abort();      // finishes the attempt re-entrantly, and with it the call
-    } else if (d->queued) {
+    } else if (d->state == CallState::Queued) {
         sd->cancelQueued(this, u"cancelled before it was sent"_s);
-    } else if (d->waiting) {
+    } else if (d->state == CallState::Waiting) {
         d->retryTimer->stop();
-        d->waiting = false;
         sd->waiting.removeOne(this);
         sd->finishCall(this);
     }
@@ -65,9 +57,8 @@ void NetworkCall::abort()
 void NetworkSession::Private::cancelQueued(NetworkCall *call, const QString &why)
 {
     queue.remove(call);
-    call->d->queued = false;
     call->d->cancelled = true;
-    if (call->d->error == QNetworkReply::NoError || !call->d->sent) {
+    if (call->d->error == QNetworkReply::NoError || call->d->attempts == 0) {
         call->d->error = QNetworkReply::OperationCanceledError;
         call->d->errorString = call->d->where + u": "_s + why;
     }
@@ -76,9 +67,9 @@ void NetworkSession::Private::cancelQueued(NetworkCall *call, const QString &why
 
 void NetworkSession::Private::finishCall(NetworkCall *call)
 {
-    if (call->d->finished)
+    if (call->d->state == CallState::Finished)
         return;
-    call->d->finished = true;
+    call->d->state = CallState::Finished;
     if (call->d->deadlineAt >= 0) {
         deadlined.remove(call->d->ledgerId);
         // Entries of finished calls leave the heap when they come to its top; a session whose
@@ -131,7 +122,7 @@ void NetworkSession::Private::pump()
         for (auto it = queue.begin(); it != queue.end() && looked < 64; ++it, ++looked) {
             if (queue.isBlocked(it->host))
                 continue;
-            if (hostInFlight[size_t(it->host)] < perHostLimit && (slot = pickSlot(it->host)).first) {
+            if (host(it->host).inFlight < perHostLimit && (slot = pickSlot(it->host)).first) {
                 pick = it;
                 break;
             }
@@ -152,10 +143,9 @@ void NetworkSession::Private::pump()
 void NetworkSession::Private::dispatch(NetworkCall *call, TrackedManager *m, int lane)
 {
     auto *cd = call->d.get();
-    cd->queued = false;
+    cd->state = CallState::InFlight;
     if (!std::exchange(cd->hop, false))   // a redirect hop is not another attempt
         ++cd->attempts;
-    cd->sent = true;
     if (cd->redirects > 0 || cd->attempts > 1) {
         QStringList notes;
         if (cd->redirects > 0)
@@ -214,162 +204,9 @@ void NetworkSession::Private::dispatch(NetworkCall *call, TrackedManager *m, int
     // reply: 7 % of send()'s throughput, measured).
     if (cd->cap > 0 && stallTimer->interval() > CapSweepMs)
         stallTimer->setInterval(CapSweepMs);
-    if ((cd->cap > 0 || (!qtTimer && options.transferTimeout.count() > 0) || hostProto[size_t(cd->hostId)] != Proto::Http1)
+    if ((cd->cap > 0 || (!qtTimer && options.transferTimeout.count() > 0) || host(cd->hostId).proto != Proto::Http1)
         && !stallTimer->isActive())
         stallTimer->start();
-}
-
-void NetworkSession::Private::attemptFinished(NetworkCall *call, QNetworkReply *reply, bool aborted)
-{
-    auto *cd = call->d.get();
-    cd->reply = nullptr;
-    cd->status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-    cd->error = reply->error();
-    cd->headers = reply->rawHeaderPairs();
-    cd->responseBody = reply->isOpen() ? reply->readAll() : QByteArray();
-    cd->bytes = cd->responseBody.size();
-    const QString &where = cd->where;
-    const QString tlsFailure = tlsFailures.take(reply);
-    bool lengthOk = false;
-    const qint64 announced = reply->header(QNetworkRequest::ContentLengthHeader).toLongLong(&lengthOk);
-    if (!tlsFailure.isNull()) {
-        cd->error = QNetworkReply::SslHandshakeFailedError;
-        cd->errorString = u"%1: TLS verification failed: %2"_s.arg(where, tlsFailure);
-    } else if (cd->overDeadline) {
-        cd->failDeadline(u"attempt %1 was still in flight"_s.arg(cd->attempts));
-    } else if (std::exchange(cd->takenBack, false)) {
-        cd->failUnprocessed(u"Qt held this request back unsent on an HTTP/2 connection with nothing else in flight "
-                            u"(as Qt 6.4 does after the server ends a connection with GOAWAY)"_s);
-    } else if (cd->overCap >= 0 || (cd->cap > 0 && cd->responseBody.size() > cd->cap)) {
-        // Caught by the sweep while it came in, or whole before the sweep's next tick.
-        const bool swept = cd->overCap >= 0;
-        if (!swept)
-            cd->overCap = lengthOk && announced > cd->cap ? announced : cd->responseBody.size();
-        cd->error = QNetworkReply::UnknownContentError;
-        cd->errorString = u"%1: the answer is larger than the call's cap of %2 (maxResponseSize): %3"_s
-                              .arg(where, formatByteSize(cd->cap),
-                                   lengthOk && announced == cd->overCap ? u"it announced %1 bytes"_s.arg(announced)
-                                   : swept ? u"stopped after %1 bytes"_s.arg(cd->overCap)
-                                           : u"it sent %1 bytes"_s.arg(cd->overCap));
-        cd->responseBody.clear();
-        cd->bytes = 0;
-    } else if (cd->error == QNetworkReply::NoError && lengthOk && cd->verb != "HEAD" && cd->status != 204
-        && cd->status != 304 && cd->responseBody.size() < announced
-        && !reply->attribute(QNetworkRequest::SourceIsFromCacheAttribute).toBool()) {
-        // Qt can report success when the peer resets the connection mid-body: never take a
-        // truncated body for a whole one.
-        cd->error = QNetworkReply::RemoteHostClosedError;
-        cd->errorString = u"%1: the connection closed after %2 of %3 body bytes"_s.arg(where)
-                              .arg(cd->responseBody.size()).arg(announced);
-    } else if (cd->error == QNetworkReply::ProtocolFailure && !cd->status
-               && reply->errorString() == QLatin1StringView(QtRefusedStream)) {
-        // RST_STREAM REFUSED_STREAM: a loaded server (nginx beyond its stream limit) closed the
-        // stream before any processing (RFC 9113, 8.7). Qt 6.4 reports a ProtocolFailure with
-        // that text; said as what it is, and like a request refused by GOAWAY, sent again.
-        cd->failUnprocessed(u"the server refused the HTTP/2 stream (REFUSED_STREAM) before processing the request"_s);
-    } else if (cd->error == QNetworkReply::OperationCanceledError && !aborted) {
-        // Qt ends a transfer that stalls past its transfer timeout with an abort of its own.
-        cd->error = QNetworkReply::TimeoutError;
-        cd->errorString = u"%1: no data for %2 ms (transfer timeout)"_s.arg(where)
-                              .arg(options.transferTimeout.count());
-    } else if (cd->error == QNetworkReply::OperationCanceledError) {
-        cd->errorString = u"%1: aborted (%2)"_s.arg(where, cd->byHost || state >= State::Aborting
-                                                              ? u"the host cancelled it while stopping"_s
-                                                              : u"cancelled by its owner"_s);
-    } else if (cd->error != QNetworkReply::NoError) {
-        // Qt's own text repeats the URL unredacted: say it in our words.
-        // Qt's ranges: 201-299 content and 401-499 server errors come from the HTTP status.
-        const bool fromStatus = (cd->error > 200 && cd->error < 300) || (cd->error > 400 && cd->error < 500);
-        const QString name = QString::fromLatin1(QMetaEnum::fromType<QNetworkReply::NetworkError>()
-                                                     .valueToKey(cd->error));
-        if (cd->status && fromStatus)
-            cd->errorString = u"%1: HTTP %2 %3"_s.arg(where).arg(cd->status)
-                                  .arg(reply->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toString());
-        else if (cd->status)
-            cd->errorString = u"%1: %2 after HTTP %3 and %4 body bytes"_s.arg(where, name).arg(cd->status)
-                                  .arg(cd->responseBody.size());
-        else if (cd->error == QNetworkReply::ContentReSendError && hostProto[size_t(cd->hostId)] != Proto::Http1)
-            // Qt 6.4's answer for an HTTP/2 stream above a GOAWAY's last stream id (RFC 9113, 6.8).
-            // (Over HTTP/1.1 the same code means that Qt's own resend failed: maybe processed.)
-            cd->failUnprocessed(u"the server ended the HTTP/2 connection (GOAWAY) before taking this request"_s);
-        else
-            cd->errorString = u"%1: %2"_s.arg(where, name);
-        // No answer through a proxy: say which one (Qt reports a proxy that refuses the
-        // connection as ConnectionRefusedError), and what a 407 wants.
-        if (!cd->status || cd->error == QNetworkReply::ProxyAuthenticationRequiredError) {
-            const QNetworkProxy via = proxyPlan->forUrl(reply->url());
-            if (via.type() != QNetworkProxy::NoProxy)
-                cd->errorString += u" (through proxy %1%2)"_s.arg(
-                    ProxyPlan::describeProxy(via),
-                    cd->error != QNetworkReply::ProxyAuthenticationRequiredError ? QString()
-                    : via.user().isEmpty() ? u": it asks for credentials; put them in the proxy URL, http://user:password@host:port"_s
-                                           : u": it refused the credentials of the proxy URL"_s);
-        }
-    } else {
-        cd->errorString.clear();
-    }
-    if (!aborted && cd->error == QNetworkReply::NoError && cd->status >= 300 && cd->status < 400
-        && followRedirect(call, reply)) {
-        reply->deleteLater();
-        return;
-    }
-    reply->deleteLater();
-
-    const bool statusRetry = cd->status && options.retry.statuses.contains(cd->status);
-    const bool errorRetry = isTransient(cd->error);   // a reset mid-body too
-    // A request the server never processed is sent again whatever its method; any other
-    // failure only if the method may be repeated. An answer over the size cap (the sweep's or
-    // seen here) would only be too large again.
-    const bool unprocessed = std::exchange(cd->neverProcessed, false);
-    bool retry = !aborted && cd->overCap < 0 && sending() && cd->attempts < cd->maxAttempts
-        && (unprocessed || (cd->repeatable && (statusRetry || errorRetry)));
-    std::chrono::milliseconds wait{0};
-    if (retry) {
-        std::optional<std::chrono::milliseconds> after;
-        if (cd->status == 429 || cd->status == 503)
-            after = net::parseRetryAfter(reply->rawHeader("Retry-After"), QDateTime::currentDateTimeUtc());
-        if (after) {
-            wait = *after;
-            if (wait > options.retry.cap) {
-                qCInfo(lcNet).noquote() << u"%1: not retried: Retry-After %2 ms exceeds the retry cap %3 ms"_s
-                                               .arg(where).arg(wait.count()).arg(options.retry.cap.count());
-                retry = false;
-            }
-        } else {
-            wait = net::backoffDelay(cd->attempts, options.retry.base, options.retry.cap,
-                                     QRandomGenerator::global()->generateDouble());
-        }
-        if (retry && cd->deadlineAt >= 0 && clock.elapsed() + wait.count() >= cd->deadlineAt) {
-            cd->errorString += u" (not retried: the next attempt would start after the call's deadline of %1 ms)"_s
-                                   .arg(cd->deadline.count());
-            retry = false;
-        }
-    }
-    if (!retry) {
-        finishCall(call);
-        return;
-    }
-    cd->waiting = true;
-    waiting.append(call);
-    ledger->update(cd->ledgerId, KindRetryWait,
-                   u"%1 (attempt %2 failed: %3; next in %4 ms)"_s.arg(where).arg(cd->attempts)
-                       .arg(cd->status ? QString::number(cd->status)
-                                       : QString::fromLatin1(QMetaEnum::fromType<QNetworkReply::NetworkError>()
-                                                                 .valueToKey(cd->error)))
-                       .arg(wait.count()));
-    if (!cd->retryTimer) {
-        cd->retryTimer = new QTimer(call);
-        cd->retryTimer->setSingleShot(true);
-        QObject::connect(cd->retryTimer, &QTimer::timeout, call, [this, call] {
-            call->d->waiting = false;
-            waiting.removeOne(call);
-            call->d->queued = true;
-            ledger->update(call->d->ledgerId, KindQueued, call->d->where);
-            queue.push_front(call, call->d->hostId);   // its turn came long ago
-            pump();
-        });
-    }
-    cd->retryTimer->start(int(wait.count()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -404,7 +241,7 @@ NetworkCall *NetworkSession::send(const QNetworkRequest &request, const QByteArr
     cd->maxAttempts = std::max(1, attempts);
     cd->repeatable = net::isIdempotent(verb) || options.retryNonIdempotent || d->options.retry.nonIdempotent;
     if (!d->sending()) {
-        cd->finished = true;
+        cd->state = CallState::Finished;
         cd->error = QNetworkReply::OperationCanceledError;
         cd->errorString = d->refusal(verb, request.url());
         qCDebug(lcNet).noquote() << cd->errorString;   // the caller has it; a stopping host may refuse thousands
@@ -435,7 +272,7 @@ NetworkCall *NetworkSession::send(const QNetworkRequest &request, const QByteArr
                                   }, cd->file, cd->line);
     if (const auto budget = options.deadline.count() > 0 ? options.deadline : d->options.callTimeout; budget.count() > 0)
         d->watchDeadline(call, budget);
-    cd->queued = true;
+    cd->state = CallState::Queued;
     d->queue.push_back(call, cd->hostId);
     d->pump();
     return call;

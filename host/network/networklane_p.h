@@ -1,6 +1,7 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
-// The network session's pools: a lane is one of a manager's connection pools to one host
-// (networkmanagers.cpp), with what send() counts of it. Private, not installed.
+// The network session's hosts and pools: what send() knows of a host (HostState), and a lane,
+// one of a manager's connection pools to one host (networkhosts.cpp), with what send() counts
+// of it. Private, not installed.
 #pragma once
 
 #include <QtCore/QtGlobal>
@@ -56,6 +57,35 @@ constexpr int SettleMs = 100;
 /// The most a pool's probes wait for the server's SETTINGS: a handshake slower than this is
 /// not taken as the round trip.
 constexpr int MaxSettleMs = 2000;
+
+/// The protocol a host's TLS connections negotiated (ALPN). Unknown until the first handshake
+/// of an HTTPS host that may speak HTTP/2; until then send() uses one pool. Under HTTP/2 Qt
+/// sends a host's requests as streams of one connection, 100 at once, and queues the rest
+/// inside its HTTP/2 handler. The session never cancels those queued ones when the host stops:
+/// in Qt 6.4, aborting a queued HTTP/2 request can reset *other* streams of the connection,
+/// whose replies then never finish (tst_networkhttp2 saw it in 1 run of 8). They count as in
+/// flight and drain.
+enum class Proto : quint8 { Unknown, Http1, Http2 };
+
+/// What the session knows and counts of one host (a pool key of Qt's: scheme, host, port and
+/// peer verify name), by host id.
+struct HostState
+{
+    int lanes = 1;              ///< lanes one manager offers (lanesFor)
+    Proto proto = Proto::Http1; ///< what its TLS connections negotiated (Proto)
+    /// Under HTTP/2: streams one connection has been seen to carry at once (the server takes
+    /// at least that many). send() never hands Qt more than the server takes, so that nothing
+    /// it sent waits inside Qt, where the session could not cancel it when the host stops.
+    int h2Seen = 1;
+    /// Under HTTP/2: the most streams a connection takes, once a probe has shown it (0: not known).
+    int h2Limit = 0;
+    qint64 firstAt = -1;        ///< when its first request was made (session clock, ms; -1: none yet)
+    /// How long a new pool's probes wait for the server's SETTINGS (Lane::settled): SettleMs,
+    /// or the first TLS handshake with the host if that took longer.
+    int settleMs = SettleMs;
+    int inFlight = 0;           ///< requests Qt holds (sent or not)
+};
+
 int lanesFor(const QUrl &url, bool customPeerName);
 QString laneName(const QUrl &url, int lane);
 

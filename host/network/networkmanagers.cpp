@@ -1,7 +1,8 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // The network session's managers: every request passes a TrackedManager's createRequest (and is
 // tracked from there until its reply is deleted), each on a pool with a free connection — a lane
-// of one of a few managers — and with the settings the session puts on every request.
+// of one of a few managers (networkhosts.cpp) — and with the settings the session puts on every
+// request.
 #include "network/networkproxy_p.h"
 #include "network/networksession_p.h"
 #include "network/persistentcookiejar_p.h"
@@ -21,45 +22,6 @@
 namespace berth {
 
 namespace netdetail {
-
-/// Lanes: Qt keys a manager's connection pool by scheme, host, port *and* the request's peer
-/// verify name, each pool with its own connections (6 per host on Qt 6.4). A request on lane k
-/// carries a peer verify name of its own, so one manager (one HTTP thread) holds many pools to
-/// one host. Plain HTTP never verifies a peer: any distinct name will do. HTTPS verifies against
-/// that name, so its lanes are the host name in other letter cases (certificate names and SNI are
-/// compared case-insensitively); an IP literal has none and gets more managers instead.
-/// Lane 0 sets no name. The session follows the redirects of its calls itself, so a lane's name
-/// never reaches a request to another host.
-int lanesFor(const QUrl &url, bool customPeerName)
-{
-    if (customPeerName)
-        return 1;   // the caller's own name: one pool, like Qt
-    if (url.scheme() != u"https"_s)
-        return MaxLanes;
-    int letters = 0;
-    for (QChar c : url.host())
-        letters += (c >= u'a' && c <= u'z') ? 1 : 0;
-    return letters >= 10 ? MaxLanes : std::min(MaxLanes, 1 + (1 << letters));
-}
-
-QString laneName(const QUrl &url, int lane)
-{
-    if (lane == 0)
-        return {};
-    if (url.scheme() != u"https"_s)
-        return u"lane-%1.berth.invalid"_s.arg(lane);
-    // Lane 1: the host as it is; lane k: letter i upper-cased where bit i of k - 1 is set.
-    QString name = url.host();
-    unsigned bits = unsigned(lane - 1);
-    for (QChar &c : name) {
-        if (c >= u'a' && c <= u'z') {
-            if (bits & 1u)
-                c = c.toUpper();
-            bits >>= 1;
-        }
-    }
-    return name;
-}
 
 /// What a request made on a session that no longer accepts work gets: an error, delivered from
 /// the event loop (never inside the call that made the request), as Qt's own replies do.
@@ -129,17 +91,17 @@ void NetworkSession::Private::onCreated(TrackedManager *m, int managerIndex, QNe
     rec.manager = quint16(managerIndex);
     rec.lane = quint16(dispatching ? dispatchingLane : 0);
     rec.hostId = dispatching ? dispatching->d->hostId : hostIdOf(request.url(), request.peerVerifyName());
-    if (hostFirstAt[size_t(rec.hostId)] < 0)
-        hostFirstAt[size_t(rec.hostId)] = clock.elapsed();
+    HostState &h = host(rec.hostId);
+    if (h.firstAt < 0)
+        h.firstAt = clock.elapsed();
     Lane &onLane = m->laneOf(rec.hostId, rec.lane);
-    if (hostProto[size_t(rec.hostId)] != Proto::Http1) {
+    if (h.proto != Proto::Http1) {
         // Under HTTP/2 Qt may hold a request until a stream is free: the session sees when it
         // is written. (Before the first handshake the protocol is not known yet.)
         rec.unsent = true;
         ++onLane.unsent;
         QObject::connect(reply, &QNetworkReply::requestSent, q, &NetworkSession::onRequestSent);
-        if (dispatching && hostProto[size_t(rec.hostId)] == Proto::Http2 && h2Limit[size_t(rec.hostId)] == 0
-            && onLane.load >= h2Seen[size_t(rec.hostId)] && !onLane.probe) {
+        if (dispatching && h.proto == Proto::Http2 && h.h2Limit == 0 && onLane.load >= h.h2Seen && !onLane.probe) {
             onLane.probe = reply;
             onLane.probeSawFinish = false;
         }
@@ -172,7 +134,7 @@ void NetworkSession::Private::onCreated(TrackedManager *m, int managerIndex, QNe
     }
     ++onLane.load;
     ++m->outstanding;
-    ++hostInFlight[size_t(rec.hostId)];
+    ++host(rec.hostId).inFlight;   // not h: nameOf() above may have added a host (hosts grew)
     ++inFlight;
     replies.insert(reply, rec);
 }
@@ -190,7 +152,7 @@ void NetworkSession::Private::releaseSlot(ReplyRec &rec, QObject *reply, bool an
         return;
     rec.finished = true;
     --inFlight;
-    --hostInFlight[size_t(rec.hostId)];
+    --host(rec.hostId).inFlight;
     if (rec.manager >= int(managers.size()) || !managers[rec.manager])
         return;
     TrackedManager *m = managers[rec.manager];
@@ -239,30 +201,30 @@ void NetworkSession::Private::onRequestSent(QObject *reply)
     Lane *pool = poolOf(*it);
     if (!pool)
         return;
-    const int hostId = it->hostId;
+    HostState &h = host(it->hostId);
     Lane &lane = *pool;
     --lane.unsent;
     if (lane.firstSentAt < 0) {
         lane.firstSentAt = clock.elapsed();
-        if (hostProto[size_t(hostId)] != Proto::Http1 && h2Limit[size_t(hostId)] == 0)
-            QTimer::singleShot(hostSettleMs[size_t(hostId)] + 1, q, [this] { pump(); });   // probes may start then
+        if (h.proto != Proto::Http1 && h.h2Limit == 0)
+            QTimer::singleShot(h.settleMs + 1, q, [this] { pump(); });   // probes may start then
     }
     const bool probe = lane.probe == reply;
     if (probe)
         lane.probe = nullptr;
-    if (hostProto[size_t(hostId)] != Proto::Http2)
+    if (h.proto != Proto::Http2)
         return;
     // Every stream written and not yet finished is open at the server now (the finish of a
     // stream reaches this thread before a request Qt wrote after it): the server takes them all.
-    int &seen = h2Seen[size_t(hostId)];
+    int &seen = h.h2Seen;
     seen = std::max(seen, std::min(lane.load - lane.unsent, Http2StreamsPerLane));
     if (!probe)
         return;
-    if (lane.probeSawFinish && h2Limit[size_t(hostId)] == 0) {
+    if (lane.probeSawFinish && h.h2Limit == 0) {
         // The probe went out only once a stream came free: the server's limit. (Or Qt was
         // slow to write it while a stream finished: then the limit is lower than the server's,
         // which costs connections, never a request that waits.)
-        h2Limit[size_t(hostId)] = seen;
+        h.h2Limit = seen;
         qCDebug(lcNet).noquote() << u"%1: %2 takes %3 HTTP/2 stream(s) at once per connection"_s.arg(
             service, q->redact(static_cast<QNetworkReply *>(reply)->url().adjusted(QUrl::RemovePath | QUrl::RemoveQuery)), QString::number(seen));
     }
@@ -273,22 +235,22 @@ void NetworkSession::Private::onEncrypted(QNetworkReply *reply)
 {
 #if QT_CONFIG(ssl)
     const auto it = replies.constFind(reply);
-    if (it == replies.constEnd() || hostProto[size_t(it->hostId)] != Proto::Unknown)
+    if (it == replies.constEnd() || host(it->hostId).proto != Proto::Unknown)
         return;
     const int hostId = it->hostId;
+    HostState &h = host(hostId);
     const bool h2 = reply->sslConfiguration().nextNegotiatedProtocol() == QSslConfiguration::ALPNProtocolHTTP2;
-    hostProto[size_t(hostId)] = h2 ? Proto::Http2 : Proto::Http1;
+    h.proto = h2 ? Proto::Http2 : Proto::Http1;
     // The handshake took the TCP and TLS round trips (and the server's work): the server's
     // SETTINGS reach a new connection about one round trip after Qt's first write on it.
-    hostSettleMs[size_t(hostId)] = int(std::clamp<qint64>(clock.elapsed() - hostFirstAt[size_t(hostId)],
-                                                          SettleMs, MaxSettleMs));
+    h.settleMs = int(std::clamp<qint64>(clock.elapsed() - h.firstAt, SettleMs, MaxSettleMs));
     // send() spreads the calls waiting for this host for its protocol now.
     QMetaObject::invokeMethod(q, [this] { pump(); }, Qt::QueuedConnection);
     if (!h2)
         return;
     // Direct requests beyond HTTP/1.1's connections were counted as held back; as streams they
     // are on their way now (or queued in Qt's HTTP/2 handler, which is left alone: see
-    // hostProto), and drain like any request sent.
+    // Proto), and drain like any request sent.
     for (TrackedManager *m : managers) {
         if (!m)
             continue;
@@ -365,44 +327,6 @@ void NetworkSession::Private::setLimits(int concurrent, int connectionsPerHost)
     sendPoolSize = std::min(perManagerLimit, std::max(std::min(3, perHostLimit), (perHostLimit + cores - 1) / cores));
     lastCall.clear();   // prepare() sets the connections per pool (Qt >= 6.5)
 }
-/// A pool with a free connection for \a hostId. Pools are lanes of a few managers: at least as
-/// many managers as the machine has cores, and one per MaxConnectionsPerManager connections
-/// (each manager has one HTTP thread, which parses every byte that arrives, and its event loop
-/// polls all of its sockets on every pass), more when a host has too few lanes (an HTTPS IP
-/// literal). The least busy manager takes the request, on its first lane with room, so a
-/// light load stays on one manager and few connections.
-std::pair<TrackedManager *, int> NetworkSession::Private::pickSlot(int hostId)
-{
-    static const int cores = std::max(1, QThread::idealThreadCount());
-    const int pools = poolsNeeded(hostId);
-    const int lanes = std::min(hostLanes[size_t(hostId)], pools);
-    const int byLoad = (perHostLimit + MaxConnectionsPerManager - 1) / MaxConnectionsPerManager;
-    const int wanted = std::max({(pools + lanes - 1) / lanes, std::min(cores, pools), std::min(byLoad, pools)});
-    const int lanesEach = std::min(lanes, (pools + wanted - 1) / wanted);
-    TrackedManager *best = nullptr;
-    int bestLane = 0;
-    int count = 0;
-    for (TrackedManager *m : managers) {
-        if (!m || m->forDirect)
-            continue;
-        if (allHeld(m, hostId, lanesEach))
-            continue;   // in quarantine: counts as none, so another manager takes its place
-        if (++count > wanted)
-            break;
-        if (best && m->outstanding >= best->outstanding)
-            continue;
-        for (int lane = 0; lane < lanesEach; ++lane) {
-            if (laneHasRoom(m, hostId, lane)) {
-                best = m;
-                bestLane = lane;
-                break;
-            }
-        }
-    }
-    if (count < wanted && (!best || best->outstanding > 0))
-        return {addManager(false), 0};
-    return {best, bestLane};
-}
 QNetworkRequest NetworkSession::Private::prepare(QNetworkRequest r) const
 {
     // Only what differs from Qt's defaults: setting anything detaches the request (~2 KB for
@@ -428,36 +352,6 @@ QNetworkRequest NetworkSession::Private::prepare(QNetworkRequest r) const
     }
 #endif
     return r;
-}
-
-NetworkSession::Private::Named NetworkSession::Private::namedInCache(const QByteArray &verb, const QUrl &url)
-{
-    auto key = std::make_pair(verb, url);
-    if (const auto it = names.constFind(key); it != names.constEnd())
-        return *it;
-    if (names.size() >= 256)
-        names.clear();   // a bounded cache: many distinct URLs simply stop being shared
-    Named n{QString::fromLatin1(verb) + u' ' + q->redact(url), hostIdOf(url, {})};
-    names.insert(std::move(key), n);
-    return n;
-}
-
-int NetworkSession::Private::hostIdByKey(const QUrl &url, const QString &peerVerifyName)
-{
-    const QString key = hostKeyOf(url, peerVerifyName);
-    auto it = hostIds.constFind(key);
-    if (it != hostIds.constEnd())
-        return *it;
-    const int id = int(hostIds.size());
-    hostIds.insert(key, id);
-    hostLanes.push_back(lanesFor(url, !peerVerifyName.isEmpty()));
-    hostProto.push_back(url.scheme() == u"https"_s && options.http2 ? Proto::Unknown : Proto::Http1);
-    h2Seen.push_back(1);
-    h2Limit.push_back(0);
-    hostFirstAt.push_back(-1);
-    hostSettleMs.push_back(SettleMs);
-    hostInFlight.push_back(0);
-    return id;
 }
 
 } // namespace berth

@@ -49,14 +49,14 @@ bool NetworkSession::Private::followRedirect(NetworkCall *call, QNetworkReply *r
     cd->hop = true;   // dispatch() does not count it as an attempt
     ledger->update(cd->ledgerId, KindQueued, u"%1 (redirect %2)"_s.arg(next).arg(cd->redirects));
     if (sending()) {
-        cd->queued = true;
+        cd->state = CallState::Queued;
         queue.push_front(call, cd->hostId);
         pump();
         return true;
     }
     // Draining: the hop belongs to a request in flight, so it goes now if its host has room;
     // nothing new waits in a queue once the host stops.
-    if (inFlight < maxConcurrent && hostInFlight[size_t(cd->hostId)] < perHostLimit) {
+    if (inFlight < maxConcurrent && host(cd->hostId).inFlight < perHostLimit) {
         if (const auto slot = pickSlot(cd->hostId); slot.first) {
             dispatch(call, slot.first, slot.second);
             return true;

@@ -210,7 +210,6 @@ void NetworkSession::beginDrain()
     const QList<NetworkCall *> waits = std::exchange(d->waiting, {});
     for (NetworkCall *call : waits) {
         call->d->retryTimer->stop();
-        call->d->waiting = false;
         call->d->cancelled = true;
         d->finishCall(call);
     }
@@ -233,10 +232,10 @@ void NetworkSession::beginDrain()
         return;
     // Direct requests to an HTTP/2 host that Qt has not written yet: those beyond the streams
     // the server takes wait in Qt's HTTP/2 queue, which Qt 6.4 cannot safely cancel (see
-    // hostProto). They go out as streams come free, and drain.
+    // Proto). They go out as streams come free, and drain.
     int inQt = 0;
     for (auto it = d->replies.cbegin(); it != d->replies.cend(); ++it)
-        inQt += it->direct && it->unsent && !it->finished && d->hostProto[size_t(it->hostId)] == Private::Proto::Http2;
+        inQt += it->direct && it->unsent && !it->finished && d->host(it->hostId).proto == Proto::Http2;
     QString text = u"%1: draining %2 request(s) in flight; %3 never sent (%4 queued call(s), %5 direct request(s) Qt held back)"_s
                        .arg(d->service).arg(d->inFlight).arg(queued + held.size()).arg(queued).arg(held.size());
     if (inQt)

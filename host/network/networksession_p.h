@@ -1,7 +1,9 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // Private to the network session's files (networksession.cpp: the lifecycle and the public API;
-// networkmanagers.cpp: the managers, lanes and reply tracking; networkcall.cpp: send(), the
-// queue (callqueue_p.h), limits, retries and redirects; networktimeouts.cpp: the stall sweep and call
+// networkmanagers.cpp: the managers and reply tracking; networkhosts.cpp: host ids (HostState,
+// networklane_p.h), lanes and the pick of a pool; networkcall.cpp: send(), the queue
+// (callqueue_p.h) and limits; networkattempt.cpp: an attempt's end, retries; networkredirect.cpp:
+// redirects; networkcall_p.h: a call's state; networktimeouts.cpp: the stall sweep and call
 // deadlines; networkutil.cpp: redaction, Retry-After, backoff, redirect rules;
 // networkproxy.cpp: the proxy plan). Not installed.
 #pragma once
@@ -10,6 +12,7 @@
 #include <berth/workledger.h>
 
 #include "network/callqueue_p.h"
+#include "network/networkcall_p.h"
 #include "network/lastone_p.h"
 #include "network/networklane_p.h"
 
@@ -149,74 +152,6 @@ private:
     int m_index;
 };
 
-struct NetworkCall::Private
-{
-    NetworkSession *session = nullptr;
-    QNetworkRequest request;
-    QByteArray verb;
-    QByteArray body;
-    QString where;              ///< "GET <redacted URL>", made once: ledger names, error texts
-    CallOptions options;
-    const char *file = nullptr;
-    uint line = 0;
-    quint64 ledgerId = 0;
-    int hostId = -1;
-    int attempts = 0;
-    int maxAttempts = 1;
-    int redirects = 0;          ///< hops followed so far
-    bool hop = false;           ///< the next dispatch is a redirect hop, not another attempt
-    int maxRedirects = 0;
-    QNetworkRequest::RedirectPolicy redirectPolicy = QNetworkRequest::NoLessSafeRedirectPolicy;
-    bool finished = false;
-    bool sent = false;
-    bool cancelled = false;     ///< abort() or the shutdown ended it
-    bool byHost = false;        ///< the host's cancel phase (through the ledger) ended it
-    bool waiting = false;       ///< between attempts
-    bool queued = false;
-    QNetworkReply *reply = nullptr;
-    /// Its attempts keep Qt's transfer timer (on the request) rather than the session's stall
-    /// sweep: it uploads a body, and only Qt sees upload progress.
-    bool keepsQtTimer() const { return !body.isEmpty(); }
-    qint64 progress = -1;       ///< what the stall sweep last saw of the reply (bytes, +1 once answered)
-    qint64 progressAt = 0;      ///< session clock (ms) when that changed, or the attempt started
-    QTimer *retryTimer = nullptr;
-    std::chrono::milliseconds deadline{0};   ///< the call's own budget (CallOptions, callTimeout)
-    qint64 deadlineAt = -1;     ///< session clock (ms) when it passes; -1: no deadline
-    bool overDeadline = false;  ///< the deadline ended it
-    bool takenBack = false;     ///< taken back from Qt, which held it unsent on an idle HTTP/2 pool (sweepStalls)
-    /// The attempt just ended provably unprocessed (GOAWAY, REFUSED_STREAM, taken back): it
-    /// may be sent again whatever the method.
-    bool neverProcessed = false;
-    /// Ends the attempt as one the server provably never processed (\a what happened, said
-    /// after "ContentReSendError: "): it is sent again whatever the method.
-    void failUnprocessed(const QString &what)
-    {
-        neverProcessed = true;
-        error = QNetworkReply::ContentReSendError;
-        errorString = where + u": ContentReSendError: "_s + what
-            + u"; it was never processed (the retry policy sends it again while attempts remain)"_s;
-    }
-    bool repeatable = false;    ///< idempotent, or retryNonIdempotent: any transient failure is retried
-    qint64 cap = 0;             ///< the largest body it takes in (maxResponseSize); 0: none
-    qint64 overCap = -1;        ///< the size cap ended it: what the answer announced or had sent
-    /// The attempt's head has come (the sweep looks once), and the Content-Length it announced
-    /// (-1: none, or a HEAD).
-    bool headSeen = false;
-    qint64 announced = -1;
-    /// Ends the call as over its deadline: \a state says where it was.
-    void failDeadline(const QString &state)
-    {
-        error = QNetworkReply::TimeoutError;
-        errorString = u"%1: not done within its deadline of %2 ms (%3)"_s.arg(where).arg(deadline.count()).arg(state);
-    }
-    QNetworkReply::NetworkError error = QNetworkReply::NoError;
-    QString errorString;
-    int status = 0;
-    QByteArray responseBody;
-    QList<QNetworkReply::RawHeaderPair> headers;
-    qint64 bytes = 0;
-};
-
 struct ReplyRec
 {
     NetworkCall *call = nullptr;   ///< set for replies of send(); they own no ledger entry
@@ -266,28 +201,9 @@ struct NetworkSession::Private
     /// longer a QNetworkReply.
     QHash<QObject *, ReplyRec> replies;
     QHash<QString, int> hostIds;
-    std::vector<int> hostLanes;           ///< by host id: lanes one manager offers (lanesFor)
-    /// By host id: the protocol its TLS connections negotiated (ALPN). Unknown until the first
-    /// handshake of an HTTPS host that may speak HTTP/2; until then send() uses one pool.
-    /// Under HTTP/2 Qt sends a host's requests as streams of one connection, 100 at once, and
-    /// queues the rest inside its HTTP/2 handler. The session never cancels those queued ones
-    /// when the host stops: in Qt 6.4, aborting a queued HTTP/2 request can reset *other*
-    /// streams of the connection, whose replies then never finish (tst_networkhttp2 saw it in
-    /// 1 run of 8). They count as in flight and drain.
-    enum class Proto : quint8 { Unknown, Http1, Http2 };
-    std::vector<Proto> hostProto;
-    /// By host id, under HTTP/2: streams one connection has been seen to carry at once (the
-    /// server takes at least that many), and the most it takes once a probe has shown it (0:
-    /// not known). send() never hands Qt more than the server takes, so that nothing it sent
-    /// waits inside Qt, where the session could not cancel it when the host stops.
-    std::vector<int> h2Seen;
-    std::vector<int> h2Limit;
-    /// By host id: when its first request was made (session clock, ms; -1: none yet), and how
-    /// long a new pool's probes wait for the server's SETTINGS (Lane::settled): SettleMs, or
-    /// the first TLS handshake with the host if that took longer.
-    std::vector<qint64> hostFirstAt;
-    std::vector<int> hostSettleMs;
-    std::vector<int> hostInFlight;        ///< by host id: requests Qt holds (sent or not)
+    std::vector<HostState> hosts;         ///< by host id (hostIdOf()): what send() knows of each host
+    HostState &host(int hostId) { return hosts[size_t(hostId)]; }
+    const HostState &host(int hostId) const { return hosts[size_t(hostId)]; }
     int inFlight = 0;
     CallQueue queue;                      ///< calls waiting for a connection (callqueue_p.h)
     QList<NetworkCall *> waiting;         ///< calls between attempts
@@ -357,9 +273,10 @@ struct NetworkSession::Private
     /// HTTP/1.1, streams of its connection under HTTP/2.
     int laneCapacity(int hostId) const
     {
-        if (hostProto[size_t(hostId)] != Proto::Http2)   // unknown: one pool of Qt's (the handshake tells)
-            return hostProto[size_t(hostId)] == Proto::Http1 ? sendPoolSize : perManagerLimit;
-        const int limit = h2Limit[size_t(hostId)];
+        const HostState &h = host(hostId);
+        if (h.proto != Proto::Http2)   // unknown: one pool of Qt's (the handshake tells)
+            return h.proto == Proto::Http1 ? sendPoolSize : perManagerLimit;
+        const int limit = h.h2Limit;
         return limit > 0 ? std::min(limit, Http2StreamsPerLane) : Http2StreamsPerLane;
     }
     /// Whether send() may hand one more request of \a hostId to this pool. Under HTTP/2 Qt
@@ -373,11 +290,11 @@ struct NetworkSession::Private
         const Lane &l = m->laneOf(hostId, lane);
         if (l.load >= laneCapacity(hostId) || (l.heldUntil > 0 && isHeld(l)))
             return false;
-        if (hostProto[size_t(hostId)] != Proto::Http2 || h2Limit[size_t(hostId)] > 0)
+        const HostState &h = host(hostId);
+        if (h.proto != Proto::Http2 || h.h2Limit > 0)
             return true;
-        return l.load < h2Seen[size_t(hostId)]
-            || (!l.probe && (l.settled || (l.firstSentAt >= 0
-                                           && clock.elapsed() - l.firstSentAt >= hostSettleMs[size_t(hostId)])));
+        return l.load < h.h2Seen
+            || (!l.probe && (l.settled || (l.firstSentAt >= 0 && clock.elapsed() - l.firstSentAt >= h.settleMs)));
     }
     /// In the sweep's quarantine (Lane::heldUntil); the quarantine ends at its time.
     bool isHeld(const Lane &l) const { return clock.elapsed() < l.heldUntil; }
@@ -395,17 +312,17 @@ struct NetworkSession::Private
     static constexpr int HeldGraceMs = 1000;
     /// How long a pool the sweep took a request back from gets nothing, in graces.
     static constexpr int HeldQuarantineGraces = 3;
-    int heldGraceMs(int hostId) const { return std::max(HeldGraceMs, 4 * hostSettleMs[size_t(hostId)]); }
+    int heldGraceMs(int hostId) const { return std::max(HeldGraceMs, 4 * host(hostId).settleMs); }
     /// Direct requests to \a hostId on one manager beyond which Qt holds them back (the
     /// session cancels those unsent when the host stops): none it will cancel under HTTP/2.
     int heldBackBeyond(int hostId) const
     {
-        return hostProto[size_t(hostId)] == Proto::Http2 ? std::numeric_limits<int>::max() : perManagerLimit;
+        return host(hostId).proto == Proto::Http2 ? std::numeric_limits<int>::max() : perManagerLimit;
     }
     /// Pools one host needs: one while its protocol is unknown (the first handshake tells).
     int poolsNeeded(int hostId) const
     {
-        if (hostProto[size_t(hostId)] == Proto::Unknown)
+        if (host(hostId).proto == Proto::Unknown)
             return 1;
         const int capacity = laneCapacity(hostId);
         return std::max(1, (perHostLimit + capacity - 1) / capacity);

@@ -52,7 +52,7 @@ void NetworkSession::Private::sweepStalls()
         QNetworkReply *reply = cd->reply;
         if (!reply)
             continue;
-        Lane *pool = it->unsent && hostProto[size_t(it->hostId)] == Proto::Http2 ? poolOf(*it) : nullptr;
+        Lane *pool = it->unsent && host(it->hostId).proto == Proto::Http2 ? poolOf(*it) : nullptr;
         if (pool) {
             // Held back by Qt for the grace on a pool that has carried streams and has had
             // nothing else in flight since: Qt waits for no stream of the server's, and after a
@@ -175,19 +175,17 @@ void NetworkSession::Private::expire(NetworkCall *call)
         cd->reply->abort();   // attemptFinished ends the call as over its deadline
         return;
     }
-    QString state;
-    if (cd->queued) {
+    QString stage;
+    if (cd->state == CallState::Queued) {
         queue.remove(call);
-        cd->queued = false;
-        state = cd->attempts == 0 ? u"never sent: it waited in the session's queue"_s
+        stage = cd->attempts == 0 ? u"never sent: it waited in the session's queue"_s
                                   : u"%1 attempt(s), the next one waiting for a free connection"_s.arg(cd->attempts);
-    } else if (cd->waiting) {
+    } else if (cd->state == CallState::Waiting) {
         cd->retryTimer->stop();
-        cd->waiting = false;
         waiting.removeOne(call);
-        state = u"%1 attempt(s); the last: %2"_s.arg(cd->attempts).arg(cd->errorString.mid(cd->where.size() + 2));
+        stage = u"%1 attempt(s); the last: %2"_s.arg(cd->attempts).arg(cd->errorString.mid(cd->where.size() + 2));
     }
-    cd->failDeadline(state);
+    cd->failDeadline(stage);
     finishCall(call);
 }
 
