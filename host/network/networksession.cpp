@@ -112,12 +112,12 @@ NetworkSession::NetworkSession(const QString &service, WorkLedger *ledger,
         qCWarning(lcNet).noquote() << u"%1: %2; requests go straight to their servers"_s.arg(service, proxyError);
     else if (!d->proxyPlan->direct())
         qCInfo(lcNet).noquote() << u"%1: %2"_s.arg(service, d->proxyPlan->describe());
-    connect(ledger, &WorkLedger::refreshRequested, this, &NetworkSession::refreshProgress);
+    connect(ledger, &WorkLedger::refreshRequested, this, [this] { Control::refreshProgress(*this); });
 }
 
 NetworkSession::~NetworkSession()
 {
-    close();
+    Control::close(*this);
     // Managers a close kept for the process exit: the process went on after all (a test, an
     // embedding program), so they are torn down here, while their replies can still look us up.
     d->closing = true;
@@ -165,18 +165,19 @@ QString NetworkSession::stateName(State s)
     return {};
 }
 
-void NetworkSession::connectToken(StopToken *token)
+void NetworkSession::Control::connectToken(NetworkSession &session, StopToken *token)
 {
-    connect(token, &StopToken::stopRequested, this, &NetworkSession::beginDrain);
-    connect(token, &StopToken::cancelRequested, this, &NetworkSession::abortAll);
+    connect(token, &StopToken::stopRequested, &session, [&session] { beginDrain(session); });
+    connect(token, &StopToken::cancelRequested, &session, [&session] { abortAll(session); });
     if (token->isCancelRequested())
-        abortAll();
+        abortAll(session);
     else if (token->isStopRequested())
-        beginDrain();
+        beginDrain(session);
 }
 
-void NetworkSession::refreshProgress()
+void NetworkSession::Control::refreshProgress(NetworkSession &session)
 {
+    Private *const d = session.d.get();
     // A call reads its reply only at the end: what is buffered is what has arrived so far. A
     // direct reply shows what is buffered and not yet read by its owner (all of it for an owner
     // that reads at the end; a streaming reader's consumed bytes are not counted: a progress
@@ -191,13 +192,14 @@ void NetworkSession::refreshProgress()
     }
 }
 
-void NetworkSession::setEarlyStop(const std::atomic<int> *counter)
+void NetworkSession::Control::setEarlyStop(NetworkSession &session, const std::atomic<int> *counter)
 {
-    d->earlyStop = counter;
+    session.d->earlyStop = counter;
 }
 
-void NetworkSession::beginDrain()
+void NetworkSession::Control::beginDrain(NetworkSession &session)
 {
+    Private *const d = session.d.get();
     if (d->state != State::Open)
         return;
     d->setState(State::Draining);
@@ -244,11 +246,12 @@ void NetworkSession::beginDrain()
     qCInfo(lcNet).noquote() << text;
 }
 
-void NetworkSession::abortAll()
+void NetworkSession::Control::abortAll(NetworkSession &session)
 {
+    Private *const d = session.d.get();
     if (d->state == State::Closed)
         return;
-    beginDrain();
+    beginDrain(session);
     if (d->state == State::Draining)
         d->setState(State::Aborting);
     // abort() finishes replies re-entrantly: work on a copy, expect the set to shrink. Those Qt
@@ -274,11 +277,12 @@ void NetworkSession::abortAll()
     }
 }
 
-void NetworkSession::close(Teardown teardown)
+void NetworkSession::Control::close(NetworkSession &session, Teardown teardown)
 {
+    Private *const d = session.d.get();
     if (d->state == State::Closed)
         return;
-    abortAll();
+    abortAll(session);
     // Calls still alive here were refused or cancelled; they finish from the event loop.
     if (!d->options.cookieJar.isEmpty() && d->jar) {
         const QString err = d->jar->save(d->options.cookieJar);
@@ -300,7 +304,7 @@ void NetworkSession::close(Teardown teardown)
             if (it != d->replies.constEnd() && it->direct) {
                 d->ledger->add(d->service, KindReply,
                                QString::fromLatin1(verbOf(reply->operation(), reply->request())) + u' '
-                                   + redact(reply->url()) + u" (finished, never deleted)"_s,
+                                   + session.redact(reply->url()) + u" (finished, never deleted)"_s,
                                {}, it->file, it->line);
             }
             reply->setParent(d->graveyard);

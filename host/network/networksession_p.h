@@ -15,6 +15,8 @@
 #include "network/networkcall_p.h"
 #include "network/lastone_p.h"
 #include "network/networklane_p.h"
+#include "network/networksessioncontrol_p.h"
+#include "network/networkutil_p.h"
 
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QHash>

@@ -1,6 +1,8 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 #include "service/servicecontext_p.h"
 
+#include "network/networksessioncontrol_p.h"
+
 #include <berth/networksession.h>
 
 #include <QtCore/QList>
@@ -69,15 +71,16 @@ NetworkSession *ServiceContext::network()
     if (d->session && d->session->state() != NetworkSession::State::Closed)
         return d->session;
     auto session = std::make_unique<NetworkSession>(d->name, d->ledger, d->networkOptions);
-    session->connectToken(d->token.get());
-    session->setEarlyStop(d->earlyStop);
+    NetworkSession::Control::connectToken(*session, d->token.get());
+    NetworkSession::Control::setEarlyStop(*session, d->earlyStop);
     d->session = session.get();
     d->sessions.push_back(std::move(session));
     NetworkSession *s = d->session;
     // Registered first, so it runs after the service's own close callbacks (reverse order):
     // a service may still flush through its session in close.
     d->closeCallbacks.prepend([s, p = d.get()] {
-        s->close(p->processExitsAfterClose ? NetworkSession::Teardown::AtProcessExit : NetworkSession::Teardown::Now);
+        using Teardown = NetworkSession::Control::Teardown;
+        NetworkSession::Control::close(*s, p->processExitsAfterClose ? Teardown::AtProcessExit : Teardown::Now);
     });
     return s;
 }

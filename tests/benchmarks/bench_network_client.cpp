@@ -1,5 +1,6 @@
 // Copyright (c) Berth authors. SPDX-License-Identifier: MIT
 // bench_network parts 1 to 4, the client side: throughput, heap per request, 1 000 open connections, abortAll().
+#include "network/networksessioncontrol_p.h"
 #include "tests/support/benchnet.h"
 #include "platform.h"
 
@@ -174,7 +175,7 @@ Throughput measureThroughput(const QUrl &fast, int rounds, int perRound)
         const double r = rate(perRound, Concurrency, one, cost);
         if (managers)
             *managers = s->managerCount();
-        s->close();
+        NetworkSession::Control::close(*s);
         delete s;
         spin(20);
         return r;
@@ -261,11 +262,11 @@ int memoryChild(const QUrl &never, int rounds)
                     replies.append(s->manager()->get(request));
             }
         }, [&] {
-            s->abortAll();
+            NetworkSession::Control::abortAll(*s);
             for (QNetworkReply *r : std::as_const(replies))
                 r->deleteLater();
             spin(10);
-            s->close();
+            NetworkSession::Control::close(*s);
             delete s;
             delete ledger;
         });
@@ -314,10 +315,10 @@ int connectionsChild(const QUrl &never)
     const int managers = session.managerCount();
     QElapsedTimer t;
     t.start();
-    session.abortAll();
+    NetworkSession::Control::abortAll(session);
     const qint64 abortNs = t.nsecsElapsed();
     t.restart();
-    session.close();
+    NetworkSession::Control::close(session);
     const qint64 closeNs = t.nsecsElapsed();
     std::printf("open hwm=%lld rss=%lld threads=%lld inflight=%d managers=%d abort=%lld close=%lld heap=%lld stk=%lld\n",
                 hwm, rss, threads, inFlight, managers, abortNs, closeNs, heap, stacks);
@@ -369,11 +370,11 @@ AbortTimes measureAbort(HttpFixture &server, const QUrl &never, int rounds)
                 QObject::connect(s.send(request), &NetworkCall::finished, &s, [&finished] { ++finished; });
             settled();
             t.start();
-            s.abortAll();
+            NetworkSession::Control::abortAll(s);
             out.queued.push_back(double(t.nsecsElapsed()) / 1e6);
             if (finished != N)
                 qFatal("abortAll (send): %d of %d calls finished", finished, N);
-            s.close();
+            NetworkSession::Control::close(s);
             spin(20);
         },
         [&] {   // direct use: all 10 000 handed to Qt, which holds all but 6 in its own queue
@@ -384,13 +385,13 @@ AbortTimes measureAbort(HttpFixture &server, const QUrl &never, int rounds)
                 replies.append(s.manager()->get(request));
             settled();
             t.start();
-            s.abortAll();
+            NetworkSession::Control::abortAll(s);
             out.direct.push_back(double(t.nsecsElapsed()) / 1e6);
             const auto running = std::count_if(replies.cbegin(), replies.cend(), [](QNetworkReply *r) { return r->isRunning(); });
             if (running)
                 qFatal("abortAll (direct): %lld replies still running", qint64(running));
             qDeleteAll(replies);
-            s.close();
+            NetworkSession::Control::close(s);
             spin(20);
         },
         [&] { out.bare.push_back(bareAbort(false)); },   // reference: a bare manager, abort() on each reply
@@ -434,7 +435,7 @@ int callsChild(const QByteArray &variant, int n)
     rate(n, 64, one);
     BENCH_TOGGLE_COLLECT();
     std::printf("%s: %d requests, errors %d\n", variant.constData(), n, g_errors);
-    session.close();
+    NetworkSession::Control::close(session);
     return g_errors == 0 ? 0 : 1;
 }
 

@@ -2,6 +2,7 @@
 // The network session over real HTTP/2: a TLS server on 127.0.0.1 that offers "h2" by ALPN
 // (tests/h2server.py, hyper-h2) and falls back to HTTP/1.1 for a client that does not. Checked
 // at the server: which protocol was spoken, every stream that arrived, answered or was reset.
+#include "network/networksessioncontrol_p.h"
 #include "engine/workledger_p.h"
 #include "tests/support/h2testutil.h"
 
@@ -91,7 +92,7 @@ void TestNetworkHttp2::drainLetsEveryStreamFinish()
     const Outcomes outs = getMany(s, 20, m_server->url(u"/delay?ms=400"_s));
     QTRY_COMPARE_WITH_TIMEOUT(m_server->requests, 20, 10000);
     WorkLedger::Control::markStopping(ledger, Svc);
-    s.beginDrain();
+    NetworkSession::Control::beginDrain(s);
     QTRY_VERIFY_WITH_TIMEOUT(allDone(outs), 10000);
     for (const auto &out : outs) {
         QVERIFY2(out->error == QNetworkReply::NoError, qPrintable(out->errorString));
@@ -174,7 +175,7 @@ void TestNetworkHttp2::drainLetsDirectStreamsFinish()
     const int before = m_server->requests;
     const QList<QNetworkReply *> replies = getDirect(s, 10, m_server->url(u"/delay?ms=400"_s));
     QTRY_COMPARE_WITH_TIMEOUT(m_server->requests - before, 10, 10000);
-    s.beginDrain();
+    NetworkSession::Control::beginDrain(s);
     QTRY_VERIFY_WITH_TIMEOUT(allFinished(replies), 10000);
     for (QNetworkReply *r : std::as_const(replies)) {
         QVERIFY2(r->error() == QNetworkReply::NoError, qPrintable(r->errorString()));
@@ -205,7 +206,7 @@ void TestNetworkHttp2::directStreamsBeyondQtsLimitDrainToo()
     // The drain says so: they are not cancelled, they go out.
     QTest::ignoreMessage(QtInfoMsg, QRegularExpression(u"draining 110 request\\(s\\) in flight; 0 never sent .*; 10 direct "
                                                        u"request\\(s\\) not yet written to an HTTP/2 connection"_s));
-    s.beginDrain();
+    NetworkSession::Control::beginDrain(s);
     QTRY_VERIFY_WITH_TIMEOUT(allFinished(replies), 10000);
     for (QNetworkReply *r : std::as_const(replies))
         QVERIFY2(r->error() == QNetworkReply::NoError, qPrintable(r->errorString()));
@@ -223,8 +224,8 @@ void TestNetworkHttp2::cancelResetsTheStreamsAndCloseTheConnection()
     const Outcomes outs = getMany(s, 6, m_server->url(u"/never"_s));
     QNetworkReply *direct = s.manager()->get(QNetworkRequest(m_server->url(u"/never"_s)));
     QTRY_COMPARE_WITH_TIMEOUT(m_server->requests, 7, 10000);
-    s.beginDrain();
-    s.abortAll();
+    NetworkSession::Control::beginDrain(s);
+    NetworkSession::Control::abortAll(s);
     QCOMPARE(ledger.activeCount(Svc), 0);
     QCOMPARE(ledger.counts(Svc).cancelled, 7);
     QTRY_VERIFY(allDone(outs));
@@ -232,7 +233,7 @@ void TestNetworkHttp2::cancelResetsTheStreamsAndCloseTheConnection()
     delete direct;
     // Aborting a stream resets it; the connection stays until close.
     QTRY_COMPARE_WITH_TIMEOUT(m_server->resets + m_server->closedPending, 7, 10000);
-    s.close();
+    NetworkSession::Control::close(s);
     QTRY_COMPARE_WITH_TIMEOUT(m_server->closed, m_server->protocols.size(), 10000);
     QCOMPARE(m_server->answered, 0);
 }
@@ -265,7 +266,7 @@ void TestNetworkHttp2::sendLearnsTheServersStreamLimit()
     QCOMPARE(s.inFlight(), 60);
     WorkLedger::Control::markStopping(ledger, Svc);
     QTest::ignoreMessage(QtInfoMsg, QRegularExpression(u"draining 60 request\\(s\\) in flight; 40 never sent \\(40 queued call\\(s\\), 0 direct"_s));
-    s.beginDrain();
+    NetworkSession::Control::beginDrain(s);
     QTRY_VERIFY_WITH_TIMEOUT(allDone(outs), 20000);
     int answered = 0, cancelled = 0;
     for (const auto &out : outs) {
@@ -281,7 +282,7 @@ void TestNetworkHttp2::sendLearnsTheServersStreamLimit()
     // Whatever the session wrote reaches the server before its connections close: close them
     // and wait for the server to see every one closed, then count.
     const int connections = int(m_server->protocols.size());
-    s.close(NetworkSession::Teardown::Now);
+    NetworkSession::Control::close(s, NetworkSession::Control::Teardown::Now);
     QTRY_COMPARE_WITH_TIMEOUT(m_server->closed, connections, 10000);
     QCOMPARE(m_server->requests - before, 60);
     QCOMPARE(m_server->resets, 0);

@@ -2,6 +2,7 @@
 // A network session's proxy: the plan read from the config and the environment (pure), then
 // real traffic through a real forward proxy on 127.0.0.1 (tests/httpproxy.py): plain HTTP,
 // HTTPS and HTTP/2 through a CONNECT tunnel, credentials, a proxy that is down, and a drain.
+#include "network/networksessioncontrol_p.h"
 #include "tests/support/h2server.h"
 #include "tests/support/httpproxy.h"
 #include "config/config.h"
@@ -402,13 +403,13 @@ void TestNetworkProxy::drainThroughTheProxy()
     NetworkSession s(Svc, &ledger, o);
     const Outcomes outs = getMany(s, 30, m_server->url(u"/delay?ms=300"_s));
     QTRY_COMPARE(m_server->requestsReceived(u"/delay"_s), 10);
-    s.beginDrain();
+    NetworkSession::Control::beginDrain(s);
     QTRY_VERIFY(allDone(outs));
     const auto answered = std::count_if(outs.cbegin(), outs.cend(), [](const auto &out) { return out->status == 200; });
     QCOMPARE(answered, 10);
     QCOMPARE(proxy.requests.size(), 10);
     QCOMPARE(m_server->requestsReceived(u"/delay"_s), 10);
-    s.close();
+    NetworkSession::Control::close(s);
     QCOMPARE(s.state(), NetworkSession::State::Closed);
 }
 

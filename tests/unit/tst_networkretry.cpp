@@ -8,6 +8,7 @@
 #include <berth/servicecontext.h>
 #include <berth/workledger.h>
 
+#include "network/networksessioncontrol_p.h"
 #include "httpfixture.h"
 #include "platform.h"
 #include "tests/support/networktestutil.h"
@@ -173,7 +174,7 @@ void TestNetworkRetry::retryWaitIsLedgerEntryAndEndsOnDrain()
     QVERIFY2(ledger.snapshot(Svc).first().name.contains(u"next in 30000 ms"_s), qPrintable(ledger.snapshot(Svc).first().name));
     QElapsedTimer t;
     t.start();
-    s.beginDrain();
+    NetworkSession::Control::beginDrain(s);
     QVERIFY(out->done);          // at once
     QCOMPARE(out->status, 503);  // with its last answer
     QCOMPARE(ledger.activeCount(Svc), 0);

@@ -8,6 +8,7 @@
 #include <berth/servicecontext.h>
 #include <berth/workledger.h>
 
+#include "network/networksessioncontrol_p.h"
 #include "config/config.h"
 #include "httpfixture.h"
 #include "httppoller.h"
@@ -272,7 +273,7 @@ void TestNetworkRules::redirectWhileDrainingIsFollowed()
     auto hop = watch(s.get(QNetworkRequest(m_server->url(u"/redirect?n=1&ms=300&to=/echo"_s))));
     auto queued = watch(s.get(QNetworkRequest(m_server->url(u"/fast"_s))));
     QTRY_COMPARE(m_server->requestsReceived(u"/redirect"_s), 1);
-    s.beginDrain();
+    NetworkSession::Control::beginDrain(s);
     QTRY_VERIFY(queued->done);
     QVERIFY(!queued->sent);
     QTRY_VERIFY_WITH_TIMEOUT(hop->done, 10000);
@@ -409,7 +410,7 @@ void TestNetworkRules::cookieJarPersistsAcrossSessions()
         QTRY_VERIFY(out->done);
         QCOMPARE(out->status, 200);
         QVERIFY(!QFile::exists(jar));   // flushed in close, not before
-        s.close();
+        NetworkSession::Control::close(s);
         QVERIFY(QFile::exists(jar));
         QCOMPARE(QFile(jar).permissions() & (QFileDevice::ReadOther | QFileDevice::ReadGroup), QFileDevice::Permissions());
     }
@@ -434,7 +435,7 @@ void TestNetworkRules::diskCacheServesSecondRequest()
     QTRY_VERIFY(second->done);
     QCOMPARE(second->body, first->body);
     QCOMPARE(m_server->requestsReceived(u"/cache"_s), 1);   // the second came from the disk cache
-    s.close();
+    NetworkSession::Control::close(s);
     QVERIFY(!QDir(o.cacheDir).entryList(QDir::Dirs | QDir::NoDotAndDotDot).isEmpty());
 }
 

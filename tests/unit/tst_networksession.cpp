@@ -5,6 +5,7 @@
 // transfer timeout are in tst_networkretry.cpp; redirects, TLS, secrets, cookies, the disk
 // cache and close in tst_networkrules.cpp; the pure rules and the configuration checks in
 // tst_networkhelpers.cpp.
+#include "network/networksessioncontrol_p.h"
 #include "engine/workledger_p.h"
 
 #include <berth/networksession.h>
@@ -164,7 +165,7 @@ void TestNetworkSession::refusedWhileDrainingWithAClearError()
 {
     WorkLedger ledger;
     NetworkSession s(Svc, &ledger, quickOptions());
-    s.beginDrain();
+    NetworkSession::Control::beginDrain(s);
     QCOMPARE(s.state(), NetworkSession::State::Draining);
 
     NetworkCall *call = s.get(QNetworkRequest(m_server->url(u"/fast"_s)));
@@ -197,7 +198,7 @@ void TestNetworkSession::drainLetsInFlightFinishAndNeverSendsTheQueue()
     QCOMPARE(s.queued(), 5);
     QTRY_COMPARE(m_server->requestsReceived(u"/delay"_s), 3);
     WorkLedger::Control::markStopping(ledger, Svc);
-    s.beginDrain();
+    NetworkSession::Control::beginDrain(s);
     QCOMPARE(s.queued(), 0);
     // The five that never left finish at once as cancelled, unsent; the three in flight drain.
     QTRY_VERIFY(allDone(outs));
@@ -227,7 +228,7 @@ void TestNetworkSession::drainCancelsDirectRequestsQtHeldBack()
     NetworkSession s(Svc, &ledger, quickOptions());
     const QList<QNetworkReply *> replies = getDirect(s, 10, m_server->url(u"/delay?ms=500"_s));
     QTRY_COMPARE(m_server->requestsReceived(u"/delay"_s), 6);
-    s.beginDrain();
+    NetworkSession::Control::beginDrain(s);
     int aborted = 0;
     for (QNetworkReply *r : std::as_const(replies))
         aborted += r->isFinished() && r->error() == QNetworkReply::OperationCanceledError ? 1 : 0;
@@ -248,9 +249,9 @@ void TestNetworkSession::abortAllAbortsWhatIsInFlight()
     const Outcomes outs = getMany(s, 4, m_server->url(u"/never"_s));
     QNetworkReply *direct = s.manager()->get(QNetworkRequest(m_server->url(u"/never"_s)));
     QTRY_COMPARE(m_server->requestsReceived(u"/never"_s), 5);
-    s.beginDrain();
+    NetworkSession::Control::beginDrain(s);
     QCOMPARE(ledger.activeCount(Svc), 5);
-    s.abortAll();
+    NetworkSession::Control::abortAll(s);
     QCOMPARE(s.state(), NetworkSession::State::Aborting);
     // abort() finishes synchronously: nothing is pending once abortAll() returns.
     QCOMPARE(ledger.activeCount(Svc), 0);
@@ -275,7 +276,7 @@ void TestNetworkSession::closeReportsUndeletedReplyAsLeakWithoutCrash()
     QSignalSpy done(kept, &QNetworkReply::finished);
     QVERIFY(done.wait(5000));
     QCOMPARE(ledger.activeCount(Svc), 0);
-    s->close();
+    NetworkSession::Control::close(*s);
     QCOMPARE(s->state(), NetworkSession::State::Closed);
     QCOMPARE(s->managerCount(), 0);
     // The reply the service still holds is reported, with where it was started...
@@ -310,7 +311,7 @@ void TestNetworkSession::closeForProcessExitKeepsIdleConnectionsAndRefuses()
     delete first;
     QCOMPARE(m_server->requestsCompleted(), 13);
     QCOMPARE(m_server->connectionsOpen(), 13);   // keep-alive: open and idle
-    s->close(NetworkSession::Teardown::AtProcessExit);
+    NetworkSession::Control::close(*s, NetworkSession::Control::Teardown::AtProcessExit);
     QCOMPARE(s->state(), NetworkSession::State::Closed);
     QCOMPARE(s->managerCount(), 0);
     QCOMPARE(ledger.activeCount(Svc), 0);
@@ -352,7 +353,7 @@ void TestNetworkSession::replyDeletedWhileRunningCountsAsCancelled()
     QCOMPARE(ledger.activeCount(Svc), 0);
     QCOMPARE(ledger.counts(Svc).cancelled, 1);
     QCOMPARE(s.inFlight(), 0);
-    s.close();
+    NetworkSession::Control::close(s);
     QCOMPARE(ledger.activeCount(Svc), 0);
 }
 
@@ -399,7 +400,7 @@ void TestNetworkSession::aFullHostDoesNotHoldUpAnother()
     QCOMPARE(m_server->requestsReceived(u"/never"_s), 2);
     QCOMPARE(s.inFlight(), 2);
     QCOMPARE(s.queued(), 4);
-    s.abortAll();
+    NetworkSession::Control::abortAll(s);
     QTRY_VERIFY(allDone(stuck));
     QCOMPARE(ledger.activeCount(Svc), 0);
     QCOMPARE(m_server->requestsReceived(u"/never"_s), 2);
@@ -418,10 +419,10 @@ void TestNetworkSession::manyConnectionsToOneHostAreReallyOpen()
     QCOMPARE(m_server->connectionsOpen(), 300);
     // One manager per core, and one per 128 connections.
     QCOMPARE(s.managerCount(), std::max(std::min(QThread::idealThreadCount(), 50), (300 + 127) / 128));
-    s.abortAll();
+    NetworkSession::Control::abortAll(s);
     QCOMPARE(ledger.activeCount(Svc), 0);
     QTRY_COMPARE_WITH_TIMEOUT(m_server->connectionsOpen(), 0, 20000);
-    s.close();
+    NetworkSession::Control::close(s);
 }
 
 void TestNetworkSession::rateLimitSpacesRequests()
@@ -493,7 +494,7 @@ void TestNetworkSession::aHostsConnectionsSpreadOverTheCores()
     QCOMPARE(s.inFlight(), 6);
     QCOMPARE(m_server->connectionsOpen(), 6);
     QCOMPARE(s.managerCount(), QThread::idealThreadCount() >= 2 ? 2 : 1);
-    s.abortAll();
+    NetworkSession::Control::abortAll(s);
     QVERIFY(allDone(outs));
-    s.close();
+    NetworkSession::Control::close(s);
 }

@@ -5,17 +5,14 @@
 
 #include <berth/networkoptions.h>
 
-#include <QtCore/QDateTime>
 #include <QtCore/QObject>
 #include <QtCore/QUrl>
 #include <QtNetwork/QNetworkAccessManager>
 #include <QtNetwork/QNetworkReply>
 #include <QtNetwork/QNetworkRequest>
 
-#include <atomic>
 #include <chrono>
 #include <memory>
-#include <optional>
 #include <source_location>
 
 namespace berth {
@@ -87,13 +84,6 @@ class NetworkSession : public QObject
 public:
     enum class State { Open, Draining, Aborting, Closed };
     Q_ENUM(State)
-    /// What close() does with the managers once nothing of theirs is in flight.
-    enum class Teardown {
-        Now,           ///< delete them: each joins its HTTP thread, which closes its connections
-        AtProcessExit  ///< keep them, idle and refusing, until the session is destroyed: the
-                       ///< process is about to end without unwinding, and the kernel closes the
-                       ///< connections (shutdown.fastExit)
-    };
 
     NetworkSession(const QString &service, WorkLedger *ledger, const NetworkOptions &options,
                    QObject *parent = nullptr);
@@ -121,7 +111,7 @@ public:
     void raiseAutomaticLimits(int concurrent);
 
     State state() const;
-    /// Takes new requests: open, and no stop seen yet on any thread (setEarlyStop()). A worker
+    /// Takes new requests: open, and no stop noted yet on any thread. A worker
     /// that loops may ask before it sends the next request, which would only be refused.
     bool isSending() const;
     static QString stateName(State s);
@@ -132,26 +122,14 @@ public:
     int inFlight() const;   ///< replies handed to Qt (sent or being sent)
     int queued() const;     ///< calls waiting in the session's queue (limits, rate, retry waits)
 
-    /// Host use, driven by the shutdown phases.
-    void connectToken(StopToken *token);
-    /// A counter another thread raises when a stop is requested (the signal delivery thread):
-    /// from then on nothing new is sent, even before the (maybe busy) event loop has run intake.
-    void setEarlyStop(const std::atomic<int> *counter);
-    /// intake: refuse new requests, cancel what has not reached the network, end retry waits.
-    void beginDrain();
-    /// cancel: abort everything in flight.
-    void abortAll();
-    /// close: abort what is left, flush the cookie jar, report replies never deleted as leaks,
-    /// and tear the managers down as \a teardown says. Closed either way: nothing is sent after.
-    void close(Teardown teardown = Teardown::Now);
-    /// Updates the ledger's "bytes so far" of the calls in flight (WorkLedger::refresh()).
-    void refreshProgress();
-
     /// "https://u:***@h/p?token=REDACTED": no password, no fragment, listed query values hidden.
     QString redact(const QUrl &url) const;
     static QString redact(const QUrl &url, const QStringList &queryKeys);
     /// Query parameters hidden in every session, whatever the config says.
     static const QStringList &builtinRedactedQuery();
+
+    /// The host's own controls (the shutdown phases drive it), in a private header of the host.
+    struct Control;
 
 Q_SIGNALS:
     void stateChanged(berth::NetworkSession::State state);
@@ -165,31 +143,5 @@ private:
     struct Private;
     std::unique_ptr<Private> d;
 };
-
-namespace net {
-/// A Retry-After value (delta-seconds or HTTP-date) as a wait from \a now; nullopt if unusable.
-std::optional<std::chrono::milliseconds> parseRetryAfter(const QByteArray &value, const QDateTime &now);
-/// Parses an HTTP-date (IMF-fixdate, RFC 850, asctime); invalid QDateTime if unusable.
-QDateTime parseHttpDate(const QByteArray &value);
-/// Full-jitter backoff for retry number \a retry (1 = first retry): uniform in
-/// [0, min(cap, base * 2^(retry-1))], \a unit in [0, 1) chooses where.
-std::chrono::milliseconds backoffDelay(int retry, std::chrono::milliseconds base,
-                                       std::chrono::milliseconds cap, double unit);
-/// GET, HEAD, OPTIONS, TRACE, PUT, DELETE.
-bool isIdempotent(const QByteArray &verb);
-
-/// One redirect hop of a call, decided the way Qt decides it for a manager that follows them.
-struct Redirect
-{
-    QUrl url;                  ///< where to go next; empty: the 3xx answer is the result
-    QByteArray verb;
-    bool dropBody = false;     ///< 301/302/303: the next request is a GET without a body
-    bool crossOrigin = false;  ///< credentials set on the request (Authorization, Cookie) stay behind
-    QNetworkReply::NetworkError error = QNetworkReply::NoError;
-    QString reason;            ///< why the hop is refused
-};
-Redirect redirectFor(const QUrl &from, int status, const QByteArray &location, const QByteArray &verb,
-                     QNetworkRequest::RedirectPolicy policy);
-} // namespace net
 
 } // namespace berth
