@@ -11,6 +11,7 @@
 #include <berth/serviceregistry.h>
 
 #include <QtCore/QDebug>
+#include <QtTest/QSignalSpy>
 
 #include <atomic>
 #include <memory>
@@ -24,6 +25,7 @@ struct HostRun
     std::unique_ptr<ServiceHost> host;
     /// The exit code the watchdog would have ended the process with; -1 while it has not.
     std::atomic<int> forcedCode{-1};
+    QString forcedReport;   ///< its report; read it once forcedCode is set
 
     HostRun() { registerBuiltinServices(registry); }
 
@@ -37,8 +39,18 @@ struct HostRun
         if (!r.ok())
             return false;
         host = std::make_unique<ServiceHost>(r.config, registry, lifetime, options);
-        host->setForcedExit([this](int code, const QString &) { forcedCode = code; });
+        host->setForcedExit([this](int code, const QString &report) {
+            forcedReport = report;
+            forcedCode = code;
+        });
         return true;
+    }
+    /// Starts the host and waits until every service is ready.
+    bool startReady()
+    {
+        QSignalSpy ready(host.get(), &HostProgress::allReady);
+        host->start();
+        return !ready.isEmpty() || ready.wait(5000);
     }
 };
 
