@@ -32,9 +32,9 @@ if [ "$which" = all ] || [ "$which" = fallback ]; then
     echo "=== fallback (no ppoll) build"
     cmake -S "$root" -B "$root/build-noppoll" -G Ninja -DBERTH_DEVELOPER_MODE=ON "${launcher[@]}" \
           -DCMAKE_BUILD_TYPE=Debug -DBERTH_HAVE_PPOLL=0 -DBERTH_BUILD_BENCHMARKS=OFF >/dev/null
-    cmake --build "$root/build-noppoll" -j2 --target tst_signalsource tst_e2e_signals berth custom_berth
+    cmake --build "$root/build-noppoll" -j2 --target tst_signalsource tst_signalchildren tst_e2e_signals berth custom_berth
     echo "=== fallback (no ppoll) tests"
-    (cd "$root/build-noppoll" && ctest --output-on-failure -j2 --timeout 300 -R 'tst_signalsource|tst_e2e_signals')
+    (cd "$root/build-noppoll" && ctest --output-on-failure -j2 --timeout 300 -R 'tst_signalsource|tst_signalchildren|tst_e2e_signals')
 fi
 if [ "$which" = all ] || [ "$which" = asan ]; then
     export ASAN_OPTIONS="detect_leaks=1:strict_init_order=1:check_initialization_order=1"

@@ -6,6 +6,7 @@
 #include "posix/signalsource_posix.h"
 
 #include "engine/lifetime_p.h"
+#include "tests/support/signaltest.h"
 
 #include <QtCore/QCoreApplication>
 #include <QtCore/QDir>
@@ -32,96 +33,7 @@
 using berth::Lifetime;
 using berth::StopReason;
 
-namespace {
-
-constexpr int kTimeoutMs = 5000;
-constexpr int kRouted[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
-sigset_t g_inheritedMask; // main thread's mask before earlyInit(), whatever our parent left us
-
-sigset_t currentThreadMask()
-{
-    sigset_t mask;
-    pthread_sigmask(SIG_SETMASK, nullptr, &mask);
-    return mask;
-}
-
-bool blocksAllRouted(const sigset_t &mask)
-{
-    for (int signal : kRouted) {
-        if (!sigismember(&mask, signal))
-            return false;
-    }
-    return true;
-}
-
-struct sigaction dispositionOf(int signal)
-{
-    struct sigaction action = {};
-    sigaction(signal, nullptr, &action);
-    return action;
-}
-
-// The same four signals as bits of a /proc "SigBlk:" mask (bit n-1 is signal n).
-quint64 routedBits()
-{
-    quint64 bits = 0;
-    for (int signal : kRouted)
-        bits |= quint64(1) << (signal - 1);
-    return bits;
-}
-
-std::optional<quint64> sigBlkOf(const QByteArray &statusText)
-{
-    for (const QByteArray &line : statusText.split('\n')) {
-        if (!line.startsWith("SigBlk:"))
-            continue;
-        bool ok = false;
-        const quint64 mask = line.mid(7).trimmed().toULongLong(&ok, 16);
-        if (ok)
-            return mask;
-    }
-    return std::nullopt;
-}
-
-// Thread ids (from /proc/self/task) that have at least one of the four signals unblocked.
-QStringList threadsWithRoutedUnblocked()
-{
-    QStringList result;
-    const QDir tasks(QStringLiteral("/proc/self/task"));
-    for (const QString &tid : tasks.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
-        QFile status(tasks.filePath(tid) + QStringLiteral("/status"));
-        if (!status.open(QIODevice::ReadOnly))
-            continue; // the thread exited meanwhile
-        const std::optional<quint64> blocked = sigBlkOf(status.readAll());
-        if (!blocked || (*blocked & routedBits()) != routedBits())
-            result.append(tid);
-    }
-    return result;
-}
-
-// The three Lifetime signals, spied on together.
-struct RequestSpies
-{
-    explicit RequestSpies(Lifetime *lifetime)
-        : stops(lifetime, &Lifetime::stopRequested),
-          reloads(lifetime, &Lifetime::reloadRequested),
-          dumps(lifetime, &Lifetime::dumpRequested)
-    {
-    }
-    int total() const { return int(stops.size() + reloads.size() + dumps.size()); }
-    QString firstSource() const
-    {
-        if (!stops.isEmpty())
-            return stops.first().first().value<StopReason>().source;
-        return (reloads.isEmpty() ? dumps : reloads).value(0).value(0).toString();
-    }
-
-    QSignalSpy stops;
-    QSignalSpy reloads;
-    QSignalSpy dumps;
-};
-
-} // namespace
+using namespace berth::signaltest;
 
 class TestSignalSource : public QObject
 {
@@ -135,10 +47,6 @@ private Q_SLOTS:
     void stopNoteReachesBlockedMainThread_data() { repeatedStopsCount_data(); }
     void stopNoteReachesBlockedMainThread();
     void onlyDeliveryThreadUnblocks();
-    void childProcessModifierUnblocks_data();
-    void childProcessModifierUnblocks();
-    void childStopsOnSigterm();
-    void forkChildIsReset();
     void dispositions_data();
     void dispositions();
 };
@@ -312,85 +220,6 @@ void TestSignalSource::onlyDeliveryThreadUnblocks()
     QVERIFY(unblocked.first() != QString::number(::getpid())); // not the main thread
     const QDir tasks(QStringLiteral("/proc/self/task"));
     QVERIFY(tasks.entryList(QDir::Dirs | QDir::NoDotAndDotDot).size() >= 4); // + delivery thread
-}
-
-void TestSignalSource::childProcessModifierUnblocks_data()
-{
-    QTest::addColumn<bool>("useModifier");
-    QTest::addColumn<quint64>("blockedInChild");
-    QTest::newRow("with childProcessModifier()") << true << quint64(0);
-    QTest::newRow("without (the leak it fixes)") << false << routedBits();
-}
-
-void TestSignalSource::childProcessModifierUnblocks()
-{
-    if (!QFileInfo::exists(QStringLiteral("/proc/self/status")))
-        QSKIP("needs /proc/self/status (Linux)");
-    QFETCH(bool, useModifier);
-    QFETCH(quint64, blockedInChild);
-
-    QProcess child;
-    if (useModifier)
-        child.setChildProcessModifier(berth::platform::childProcessModifier());
-    // `exec`: without it dash runs grep in a vfork()ed child of its own and clears the mask
-    // there, which would hide what the shell itself inherited from us.
-    child.start(QStringLiteral("/bin/sh"),
-                {QStringLiteral("-c"), QStringLiteral("exec grep SigBlk /proc/self/status")});
-    QVERIFY2(child.waitForFinished(kTimeoutMs), qPrintable(child.errorString()));
-    QCOMPARE(child.exitStatus(), QProcess::NormalExit);
-    QCOMPARE(child.exitCode(), 0);
-    const std::optional<quint64> blocked = sigBlkOf(child.readAllStandardOutput());
-    QVERIFY(blocked.has_value());
-    QCOMPARE(*blocked & routedBits(), blockedInChild);
-}
-
-void TestSignalSource::childStopsOnSigterm()
-{
-    const QString sleep = QStandardPaths::findExecutable(QStringLiteral("sleep"));
-    if (sleep.isEmpty())
-        QSKIP("no sleep(1) in PATH");
-
-    Lifetime lifetime;
-    const auto stopSources = berth::platform::installStopSources(lifetime);
-    QProcess child;
-    child.setChildProcessModifier(berth::platform::childProcessModifier());
-    child.start(sleep, {QStringLiteral("60")});
-    QVERIFY2(child.waitForStarted(kTimeoutMs), qPrintable(child.errorString()));
-
-    // With SIGTERM still blocked it would sleep on; reset, it dies of the default action.
-    QCOMPARE(::kill(pid_t(child.processId()), SIGTERM), 0);
-    QVERIFY(child.waitForFinished(kTimeoutMs)); // if not, ~QProcess kills it
-    QCOMPARE(child.exitStatus(), QProcess::CrashExit);
-}
-
-void TestSignalSource::forkChildIsReset()
-{
-    Lifetime lifetime;
-    const auto stopSources = berth::platform::installStopSources(lifetime);
-
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        // Child of a threaded process: async-signal-safe calls only, result in the exit code.
-        sigset_t mask;
-        pthread_sigmask(SIG_SETMASK, nullptr, &mask);
-        int wrong = 0;
-        for (int i = 0; i < 4; ++i) {
-            struct sigaction action = {};
-            sigaction(kRouted[i], nullptr, &action);
-            if (sigismember(&mask, kRouted[i]))
-                wrong |= 1 << i; // still blocked
-            if (action.sa_handler != SIG_DFL)
-                wrong |= 16 << i; // our handler would write into the parent's pipe
-        }
-        ::_exit(wrong);
-    }
-    QVERIFY(pid > 0);
-    int status = 0;
-    pid_t waited;
-    while ((waited = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) { }
-    QCOMPARE(waited, pid);
-    QVERIFY(WIFEXITED(status));
-    QCOMPARE(WEXITSTATUS(status), 0);
 }
 
 void TestSignalSource::dispositions_data()
