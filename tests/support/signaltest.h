@@ -9,13 +9,29 @@
 #include <QtCore/QByteArray>
 #include <QtCore/QDir>
 #include <QtCore/QFile>
+#include <QtCore/QFileInfo>
 #include <QtCore/QStringList>
 #include <QtTest/QSignalSpy>
+
+#include "tests/support/prerequisite.h"
 
 #include <optional>
 
 #include <csignal>
 #include <pthread.h>
+
+/// The tests read signal masks from /proc (\a path, e.g. "/proc/self/status"). On Linux a missing
+/// /proc is a gap in the machine (a failure under tests/run.sh); elsewhere (macOS) there is none
+/// to read, and the same behaviour is checked end to end by tst_e2e_signals.
+#ifdef Q_OS_LINUX
+#define BERTH_REQUIRE_PROC(path)                                                                \
+    BERTH_REQUIRE(QFileInfo::exists(QStringLiteral(path)),                                      \
+                  QStringLiteral(path " is missing: mount /proc (mount -t proc proc /proc)"))
+#else
+#define BERTH_REQUIRE_PROC(path)                                                                \
+    QSKIP("this system has no " path " to read a thread's signal mask from (Linux only); "    \
+          "tst_e2e_signals checks the same behaviour end to end")
+#endif
 
 namespace berth::signaltest {
 

@@ -56,8 +56,7 @@ void TestSignalChildren::childProcessModifierUnblocks_data()
 
 void TestSignalChildren::childProcessModifierUnblocks()
 {
-    if (!QFileInfo::exists(QStringLiteral("/proc/self/status")))
-        QSKIP("needs /proc/self/status (Linux)");
+    BERTH_REQUIRE_PROC("/proc/self/status");
     QFETCH(bool, useModifier);
     QFETCH(quint64, blockedInChild);
 
@@ -79,8 +78,8 @@ void TestSignalChildren::childProcessModifierUnblocks()
 void TestSignalChildren::childStopsOnSigterm()
 {
     const QString sleep = QStandardPaths::findExecutable(QStringLiteral("sleep"));
-    if (sleep.isEmpty())
-        QSKIP("no sleep(1) in PATH");
+    BERTH_REQUIRE(!sleep.isEmpty(), QStringLiteral("sleep(1) is not in PATH: it comes with coreutils "
+                                                  "(apt install coreutils)"));
 
     Lifetime lifetime;
     const auto stopSources = berth::platform::installStopSources(lifetime);

@@ -185,8 +185,7 @@ void TestSignalSource::stopNoteReachesBlockedMainThread()
 
 void TestSignalSource::onlyDeliveryThreadUnblocks()
 {
-    if (!QFileInfo::exists(QStringLiteral("/proc/self/task")))
-        QSKIP("needs /proc/self/task (Linux)");
+    BERTH_REQUIRE_PROC("/proc/self/task");
 
     Lifetime lifetime;
     const auto stopSources = berth::platform::installStopSources(lifetime);
